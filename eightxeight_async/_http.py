@@ -1,0 +1,311 @@
+"""The HTTP layer: the TLS 1.3 context, the connection pool, and one attempt of one request.
+
+This is the only module that talks to httpx. It turns every transport failure into one of our
+errors, and decides there whether the request may have reached the server: that decision is
+what keeps a retried send from becoming a duplicate SMS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import sys
+import time
+from typing import Any, Literal, Union
+
+import certifi
+import httpx
+
+from ._config import DEFAULT_LIMITS
+from ._converters import parse_datetime
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    SendOutcomeUnknownError,
+    TLSVersionError,
+    ValidationError,
+    make_status_error,
+)
+from ._retry import parse_retry_after
+from ._version import __version__
+
+__all__ = [
+    "USER_AGENT",
+    "HttpSender",
+    "TransportTypes",
+    "VerifyTypes",
+    "build_http_client",
+    "build_ssl_context",
+    "classify_transport_error",
+]
+
+logger = logging.getLogger("eightxeight_async")
+
+VerifyTypes = Union[bool, str, "os.PathLike[str]", ssl.SSLContext]
+TransportTypes = Literal["httpx", "aiohttp"]
+
+USER_AGENT = (
+    f"eightxeight-async/{__version__} python/{sys.version_info.major}.{sys.version_info.minor} "
+    f"httpx/{httpx.__version__}"
+)
+
+_TLS13_OK = (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.MAXIMUM_SUPPORTED)
+
+
+def build_ssl_context(verify: VerifyTypes) -> ssl.SSLContext:
+    """Build the client's one SSL context, refusing anything below TLS 1.3.
+
+    Args:
+        verify: ``True`` (the certifi CA bundle), a path to a CA bundle, or a context of the
+            caller's, which is used as is and must already refuse versions below TLS 1.3.
+
+    Returns:
+        The SSL context.
+
+    Raises:
+        ValidationError: When ``verify`` is ``False``, a path that cannot be loaded, or a context
+            that allows TLS 1.2 or lower.
+    """
+    if isinstance(verify, ssl.SSLContext):
+        if verify.minimum_version not in _TLS13_OK:
+            raise ValidationError(
+                "verify",
+                "an SSLContext whose minimum_version is ssl.TLSVersion.TLSv1_3 (it is not "
+                "modified for you)",
+            )
+        return verify
+    if verify is False:
+        raise ValidationError(
+            "verify", "True, a CA bundle path or an SSLContext (certificate checks stay on)"
+        )
+    if verify is True:
+        context = ssl.create_default_context(cafile=certifi.where())
+    elif isinstance(verify, (str, os.PathLike)):
+        try:
+            context = ssl.create_default_context(cafile=os.fspath(verify))
+        except (OSError, ssl.SSLError):
+            raise ValidationError("verify", "a readable PEM CA bundle") from None
+    else:
+        raise ValidationError("verify", "True, a CA bundle path or an SSLContext")
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    return context
+
+
+def build_http_client(
+    *,
+    ssl_context: ssl.SSLContext,
+    timeout: httpx.Timeout,
+    transport: TransportTypes,
+    limits: httpx.Limits = DEFAULT_LIMITS,
+) -> httpx.AsyncClient:
+    """Create the pool the client owns, on the chosen transport.
+
+    Raises:
+        ValidationError: When ``transport`` is unknown, or ``"aiohttp"`` without its extra.
+    """
+    if transport == "httpx":
+        return httpx.AsyncClient(verify=ssl_context, timeout=timeout, limits=limits)
+    if transport == "aiohttp":
+        try:
+            from httpx_aiohttp import AiohttpTransport  # noqa: PLC0415
+        except ImportError:
+            raise ValidationError(
+                "transport",
+                '"httpx", or "aiohttp" with its extra installed '
+                '(pip install "eightxeight-async[aiohttp]")',
+            ) from None
+        return httpx.AsyncClient(
+            transport=AiohttpTransport(verify=ssl_context, limits=limits),
+            timeout=timeout,
+        )
+    raise ValidationError("transport", 'one of "httpx", "aiohttp"')
+
+
+# --- classifying transport failures ------------------------------------------------------------
+
+_TLS_VERSION_REASONS = frozenset(
+    {
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "UNSUPPORTED_PROTOCOL",
+        "WRONG_VERSION_NUMBER",
+        "NO_PROTOCOLS_AVAILABLE",
+        "VERSION_TOO_LOW",
+        "TLSV1_ALERT_INSUFFICIENT_SECURITY",
+    }
+)
+
+FailureKind = Literal["tls_version", "tls_certificate", "config", "before_send", "ambiguous"]
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 16:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _aiohttp_kind(err: BaseException) -> FailureKind | None:
+    # httpx-aiohttp maps every aiohttp.ClientConnectionError, a server disconnect after the
+    # request went out included, to httpx.ConnectTimeout: the aiohttp cause tells the truth.
+    module = type(err).__module__
+    if not module.startswith("aiohttp"):
+        return None
+    names = {cls.__name__ for cls in type(err).__mro__}
+    if "ClientConnectorError" in names or "ConnectionTimeoutError" in names:
+        return "before_send"
+    if "InvalidURL" in names or "NonHttpUrlClientError" in names:
+        return "config"
+    return "ambiguous"
+
+
+def classify_transport_error(exc: httpx.TransportError) -> FailureKind:
+    """Tell what a transport failure means for the request that was being sent.
+
+    Returns:
+        ``"tls_version"`` (no TLS 1.3 on the other side), ``"tls_certificate"`` (verification
+        failed), ``"config"`` (a URL or protocol that cannot work), ``"before_send"`` (nothing
+        reached the server) or ``"ambiguous"`` (the server may have received the request).
+    """
+    chain = _chain(exc)
+    for err in chain:
+        if isinstance(err, ssl.SSLCertVerificationError):
+            return "tls_certificate"
+        if isinstance(err, ssl.SSLError):
+            reason = getattr(err, "reason", None) or ""
+            if reason in _TLS_VERSION_REASONS or "protocol version" in str(err).lower():
+                return "tls_version"
+    for err in chain:
+        kind = _aiohttp_kind(err)
+        if kind is not None:
+            return kind
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return "config"
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return "before_send"
+    return "ambiguous"
+
+
+def map_transport_error(
+    exc: httpx.TransportError,
+    request: httpx.Request,
+    *,
+    is_send: bool,
+    client_message_id: str | None,
+) -> APIConnectionError:
+    """Return the SDK error for a transport failure (raise it ``from exc``)."""
+    kind = classify_transport_error(exc)
+    name = type(exc).__name__
+    if kind == "tls_version":
+        return TLSVersionError(request=request)
+    if kind == "tls_certificate":
+        return APIConnectionError(
+            "The TLS certificate of the server failed verification; check `verify` (a CA bundle "
+            "path or SSLContext) and the base URL.",
+            request=request,
+            retryable=False,
+        )
+    if kind == "config":
+        return APIConnectionError(
+            f"The request could not be made ({name}); check the base URL.",
+            request=request,
+            retryable=False,
+        )
+    is_timeout = isinstance(exc, httpx.TimeoutException)
+    if kind == "before_send":
+        if is_timeout:
+            return APITimeoutError(
+                f"Connecting to 8x8 timed out ({name}); nothing was sent.", request=request
+            )
+        return APIConnectionError(
+            f"Could not connect to 8x8 ({name}); nothing was sent.", request=request
+        )
+    if is_send and client_message_id is not None:
+        reason = "the request timed out" if is_timeout else f"the connection failed ({name})"
+        return SendOutcomeUnknownError(
+            client_message_id=client_message_id, reason=reason, request=request
+        )
+    if is_timeout:
+        return APITimeoutError(
+            f"The request to 8x8 timed out ({name}).", request=request, may_have_been_sent=True
+        )
+    return APIConnectionError(
+        f"The connection to 8x8 failed after the request was sent ({name}).",
+        request=request,
+        may_have_been_sent=True,
+    )
+
+
+class HttpSender:
+    """Sends one attempt of one request over a shared ``httpx.AsyncClient``."""
+
+    def __init__(self, client: httpx.AsyncClient, api_key: str) -> None:
+        self.client = client
+        # Built once: every request carries the same headers, and dict copies add up at 1000s/s.
+        self._headers = {
+            "Authorization": f"Bearer {api_key}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+
+    def __repr__(self) -> str:
+        return f"<HttpSender client={self.client!r}>"
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None,
+        timeout: httpx.Timeout,
+        endpoint: str,
+        attempt: int,
+        is_send: bool,
+        client_message_id: str | None = None,
+    ) -> httpx.Response:
+        """Make one attempt and return the 2xx response.
+
+        Raises:
+            APIStatusError: For any non-2xx status, with 8x8's error body parsed.
+            APIConnectionError: For any transport failure (subclass tells which).
+        """
+        request = self.client.build_request(
+            method,
+            url,
+            content=content,
+            headers=self._json_headers if content is not None else self._headers,
+            timeout=timeout,
+        )
+        started = time.perf_counter()
+        try:
+            response = await self.client.send(request)
+        except httpx.TransportError as exc:
+            error = map_transport_error(
+                exc, request, is_send=is_send, client_message_id=client_message_id
+            )
+            _log_attempt(method, endpoint, type(error).__name__, attempt, started)
+            raise error from exc
+        _log_attempt(method, endpoint, response.status_code, attempt, started)
+        if 200 <= response.status_code < 300:
+            return response
+        retry_after = (
+            parse_retry_after(response.headers.get("Retry-After"))
+            if response.status_code == 429
+            else None
+        )
+        raise make_status_error(response, retry_after=retry_after, parse_timestamp=parse_datetime)
+
+
+def _log_attempt(method: str, endpoint: str, outcome: Any, attempt: int, started: float) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "%s %s -> %s (attempt %d, %.1f ms)",
+            method,
+            endpoint,
+            outcome,
+            attempt,
+            (time.perf_counter() - started) * 1000,
+        )

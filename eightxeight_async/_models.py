@@ -1,0 +1,336 @@
+"""Request and response classes, and the enums of the 8x8 SMS API.
+
+Requests are frozen, keyword-only and validated on construction: bad input stops here, before any
+I/O. Responses are frozen and lenient: unknown keys are ignored and an enum value the SDK does not
+know is kept as the raw string, so 8x8 adding a value never breaks a user.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Union
+
+import attrs
+
+from . import _validators as v
+
+__all__ = [
+    "Direction",
+    "Encoding",
+    "FeedbackRequest",
+    "MessageDetails",
+    "MessageState",
+    "MessageStatus",
+    "Outcome",
+    "Price",
+    "SmsRequest",
+    "SmsResponse",
+    "SmsStatus",
+    "SmsStatusCode",
+    "StatusDetail",
+    "SurveyRequest",
+    "Track",
+    "mask_phone",
+]
+
+
+class Encoding(str, enum.Enum):
+    """The encoding of a message's text."""
+
+    AUTO = "AUTO"
+    """Let 8x8 choose: UCS2 when any character is outside the GSM 03.38 alphabet."""
+    GSM7 = "GSM7"
+    """The GSM 7-bit alphabet: 160 characters in one part, 153 per part when split."""
+    UCS2 = "UCS2"
+    """UTF-16: 70 characters in one part, 67 per part when split."""
+
+
+class Track(str, enum.Enum):
+    """Whether 8x8 tracks the conversion of a message (completed with ``send_feedback``)."""
+
+    NONE = "None"
+    """No conversion tracking for this message."""
+    OUTCOME = "Outcome"
+    """Track conversion; report it with ``send_feedback`` within 15 minutes."""
+
+
+class Outcome(str, enum.Enum):
+    """The outcome reported through ``send_feedback``."""
+
+    SUCCESS = "success"
+    """The action the message was meant to trigger happened (e.g. the OTP was entered)."""
+    FAILURE = "failure"
+    """The action did not happen."""
+
+
+class SmsStatusCode(str, enum.Enum):
+    """The status of a send request as 8x8 accepted it."""
+
+    QUEUED = "QUEUED"
+    """Accepted and queued for processing."""
+    REJECTED = "REJECTED"
+    """Refused by 8x8 although the HTTP status was 200; ``SmsStatus.description`` says why."""
+
+
+class Direction(str, enum.Enum):
+    """The direction of a message."""
+
+    OUTBOUND = "outbound"
+    """Mobile terminated: sent by you."""
+    INBOUND = "inbound"
+    """Mobile originated: sent to your number."""
+
+
+class MessageState(str, enum.Enum):
+    """The general state of a message in message details and delivery receipts."""
+
+    UNKNOWN = "unknown"
+    """Not known; an exceptional or intermediate state."""
+    QUEUED = "queued"
+    """Accepted and queued for processing."""
+    FAILED = "failed"
+    """Rejected by the API; it will not be processed (``rejected`` in delivery receipts)."""
+    REJECTED = "rejected"
+    """Rejected (the delivery receipt's word for ``failed``)."""
+    SENT = "sent"
+    """Sent to the operator, not yet acknowledged."""
+    DELIVERED = "delivered"
+    """Delivered, confirmed by the operator."""
+    UNDELIVERED = "undelivered"
+    """The operator reported that the message was not delivered."""
+    READ = "read"
+    """Delivered and read."""
+    OK = "ok"
+    """The operation succeeded."""
+    ERROR = "error"
+    """An error occurred during the operation."""
+
+
+class StatusDetail(str, enum.Enum):
+    """The detail of a message state."""
+
+    DELIVERED_TO_OPERATOR = "delivered_to_operator"
+    """Delivered to the operator (state ``delivered``)."""
+    DELIVERED_TO_RECIPIENT = "delivered_to_recipient"
+    """Delivered to the recipient (state ``delivered``)."""
+    REJECTED_BY_OPERATOR = "rejected_by_operator"
+    """Rejected by the operator (state ``undelivered``)."""
+    UNDELIVERED_TO_RECIPIENT = "undelivered_to_recipient"
+    """Reached the device but rejected by it (state ``undelivered``)."""
+
+
+#: Types of the response fields that hold an open enum: the member, or the raw unknown string.
+EncodingTypes = Union[Encoding, str]
+SmsStatusCodeTypes = Union[SmsStatusCode, str]
+DirectionTypes = Union[Direction, str]
+MessageStateTypes = Union[MessageState, str]
+StatusDetailTypes = Union[StatusDetail, str]
+
+
+def mask_phone(number: str | None) -> str | None:
+    """Mask a phone number for reprs and logs, keeping its first 3 and last 2 characters.
+
+    Args:
+        number: The phone number (already-masked numbers from 8x8 are masked again, harmlessly).
+
+    Returns:
+        The masked number, e.g. ``"+65******67"``, or ``None``.
+    """
+    if number is None:
+        return None
+    if len(number) <= 5:
+        return "*" * len(number)
+    return number[:3] + "*" * (len(number) - 5) + number[-2:]
+
+
+def _mask_repr(value: str | None) -> str:
+    return repr(mask_phone(value))
+
+
+def _hidden_repr(value: object) -> str:
+    return "'***'" if value is not None else "None"
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SmsRequest:
+    """The body of ``POST /api/v1/subaccounts/{subAccountId}/messages``."""
+
+    destination: str = attrs.field(validator=v.destination, repr=_mask_repr)
+    """The MSISDN, international (``+`` optional) or national when ``country`` is given."""
+    text: str = attrs.field(validator=v.non_empty_text, repr=_hidden_repr)
+    """The message body."""
+    country: str | None = attrs.field(default=None, validator=v.country)
+    """ISO 3166-1 alpha-2 code of the destination, to convert a national number."""
+    source: str | None = attrs.field(default=None, validator=v.max_length(16))
+    """The sender id (the "From:" of the SMS), at most 16 characters."""
+    client_message_id: str | None = attrs.field(default=None, validator=v.max_length(350))
+    """Your own reference, echoed in responses and delivery receipts (at most 350 characters)."""
+    encoding: Encoding | None = attrs.field(
+        default=None, converter=v.to_enum(Encoding), validator=v.one_of(Encoding)
+    )
+    """The text encoding; 8x8 uses AUTO when absent."""
+    scheduled: datetime | None = attrs.field(default=None, validator=v.schedule_window)
+    """When to deliver (timezone-aware, at most 7 days ahead)."""
+    expiry: datetime | None = attrs.field(default=None, validator=v.schedule_window)
+    """After this time the message is discarded if not yet sent (timezone-aware, in the future)."""
+    dlr_callback_url: str | None = attrs.field(default=None, validator=v.http_url)
+    """Where 8x8 posts the delivery receipt (overrides the account's webhook)."""
+    client_ip: str | None = attrs.field(default=None, validator=v.ip_address)
+    """The end user's IP address, for 8x8's per-IP rate limit (enabled by 8x8 support)."""
+    track: Track | None = attrs.field(
+        default=None, converter=v.to_enum(Track), validator=v.one_of(Track)
+    )
+    """``Outcome`` to track conversion (complete it with ``send_feedback``), ``None`` not to."""
+
+
+@attrs.frozen(kw_only=True)
+class SurveyRequest:
+    """The body of ``POST /api/v1/subaccounts/{subAccountId}/surveys/{surveyId}/messages``.
+
+    A survey has no ``text``, ``clientIp`` or ``track``: its text is the survey's template.
+    """
+
+    destination: str = attrs.field(validator=v.destination, repr=_mask_repr)
+    """The MSISDN, international (``+`` optional) or national when ``country`` is given."""
+    country: str | None = attrs.field(default=None, validator=v.country)
+    """ISO 3166-1 alpha-2 code of the destination (exactly 2 characters)."""
+    template_body: str | None = attrs.field(
+        default=None, validator=v.template_body, repr=_hidden_repr
+    )
+    """The message template; it must hold ``{{url:}}``, the survey link 8x8 set up for you."""
+    template_variables: Mapping[str, str | int | float | bool] | None = attrs.field(
+        default=None, validator=v.template_variables, repr=_hidden_repr
+    )
+    """Values for the template's variables."""
+    source: str | None = attrs.field(default=None, validator=v.max_length(16))
+    """The sender id, at most 16 characters."""
+    client_message_id: str | None = attrs.field(default=None, validator=v.max_length(350))
+    """Your own reference (at most 350 characters)."""
+    encoding: Encoding | None = attrs.field(
+        default=None, converter=v.to_enum(Encoding), validator=v.one_of(Encoding)
+    )
+    """The text encoding; 8x8 uses AUTO when absent."""
+    scheduled: datetime | None = attrs.field(default=None, validator=v.schedule_window)
+    """When to deliver (timezone-aware, at most 7 days ahead)."""
+    expiry: datetime | None = attrs.field(default=None, validator=v.schedule_window)
+    """After this time the message is discarded if not yet sent."""
+    dlr_callback_url: str | None = attrs.field(default=None, validator=v.http_url)
+    """Where 8x8 posts the delivery receipt."""
+
+
+@attrs.frozen(kw_only=True)
+class FeedbackRequest:
+    """The body of ``POST /api/v1/subaccounts/{subAccountId}/messages/{umid}/feedback``."""
+
+    outcome: Outcome = attrs.field(converter=v.to_enum(Outcome), validator=v.one_of(Outcome))
+    """Whether the action the message was meant to trigger happened."""
+    timestamp: datetime | None = attrs.field(default=None, validator=v.aware_datetime)
+    """When that action happened (timezone-aware)."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.outcome is None:  # one_of lets None through for optional enums; outcome is required
+            raise v.ValidationError("outcome", "one of 'success', 'failure'")
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SmsStatus:
+    """The status of a send request."""
+
+    code: SmsStatusCodeTypes
+    """``QUEUED`` or ``REJECTED`` (an unknown code is kept as the raw string)."""
+    description: str | None = None
+    """8x8's explanation, e.g. ``"SMS is accepted and queued for processing"``."""
+
+
+@attrs.frozen(kw_only=True)
+class SmsResponse:
+    """8x8's answer to a send: the message was queued, or rejected in a 200."""
+
+    umid: str
+    """The unique message id 8x8 gave the message."""
+    destination: str = attrs.field(repr=_mask_repr)
+    """The MSISDN the message goes to."""
+    encoding: EncodingTypes
+    """The encoding 8x8 detected or used."""
+    status: SmsStatus
+    """Whether the message was queued or rejected, and why."""
+    client_message_id: str | None = None
+    """Your reference, echoed back (the SDK generates one when you give none)."""
+
+    @property
+    def rejected(self) -> bool:
+        """True when 8x8 answered HTTP 200 but refused the message (``status.code == "REJECTED"``)."""
+        return self.status.code == SmsStatusCode.REJECTED
+
+
+@attrs.frozen(kw_only=True)
+class MessageStatus:
+    """The delivery status in message details."""
+
+    state: MessageStateTypes
+    """The general state, e.g. ``delivered`` (an unknown state is kept as the raw string)."""
+    detail: StatusDetailTypes | None = None
+    """More detail, e.g. ``delivered_to_recipient``."""
+    error_code: int | None = None
+    """The delivery error code (see the README's table), when there is one."""
+    error_message: str | None = None
+    """The delivery error's description."""
+    timestamp: datetime | None = None
+    """When the status was observed."""
+
+
+@attrs.frozen(kw_only=True)
+class Price:
+    """What a message cost; exact decimals, never binary floats."""
+
+    total: Decimal
+    """The total price: ``per_sms * sms_count``."""
+    per_sms: Decimal
+    """The price of one part."""
+    currency: str
+    """ISO 4217 currency code, e.g. ``"EUR"``."""
+
+
+@attrs.frozen(kw_only=True)
+class MessageDetails:
+    """The details of one message (``get_message``); ``msisdn`` and ``body`` masked by 8x8."""
+
+    umid: str
+    """The unique message id."""
+    subaccount_id: str
+    """The subaccount the message belongs to."""
+    direction: DirectionTypes
+    """``outbound`` or ``inbound``."""
+    status: MessageStatus
+    """The delivery status."""
+    msisdn: str = attrs.field(repr=_mask_repr)
+    """The phone number, masked by 8x8 unless support unmasked it (e.g. ``+63922110xxxx``)."""
+    source: str
+    """The sender id."""
+    body: str = attrs.field(repr=False)
+    """The message text, ``**MASKED**`` unless support unmasked it."""
+    encoding: EncodingTypes
+    """The encoding used (``GSM7``, ``GSM8`` or ``UCS2``; ``GSM8`` is kept as a string)."""
+    created_at: datetime
+    """When the message was submitted."""
+    sms_count: int
+    """How many parts the message was sent in."""
+    price: Price | None = None
+    """The price; documented as always present but absent when nothing was charged."""
+    country: str | None = None
+    """The destination's ISO 3166-1 alpha-2 code."""
+    client_message_id: str | None = None
+    """Your reference."""
+    client_batch_id: str | None = None
+    """Your batch reference, for batch sends."""
+    batch_id: str | None = None
+    """8x8's batch id, for batch sends."""

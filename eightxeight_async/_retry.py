@@ -1,0 +1,173 @@
+"""Which failures are retried, how long to wait, and the tenacity loop that does it.
+
+tenacity stays private behind :class:`RetryPolicy`: users see our errors, never
+``tenacity.RetryError`` (hence ``reraise=True`` everywhere), and the rules are small pure
+functions that the tests check as tables.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import tenacity
+
+from ._clock import sleep
+from ._config import RetryPolicy
+from ._errors import (
+    APIConnectionError,
+    InternalServerError,
+    RateLimitError,
+    SendOutcomeUnknownError,
+    TLSVersionError,
+)
+
+__all__ = [
+    "compute_backoff",
+    "parse_retry_after",
+    "retry_call",
+    "should_retry",
+    "wait_for_attempt",
+]
+
+_T = TypeVar("_T")
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Parse a ``Retry-After`` header: delay-seconds or an HTTP date.
+
+    Args:
+        value: The header value, or ``None`` when absent.
+        now: The current POSIX time (for tests); defaults to ``time.time()``.
+
+    Returns:
+        Seconds to wait (0 for a date in the past), or ``None`` when absent or unreadable.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN or infinite
+            return None
+        return max(0.0, seconds)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; a date without a zone is taken as such
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def compute_backoff(policy: RetryPolicy, attempts_made: int, *, rand: float | None = None) -> float:
+    """Exponential backoff with full jitter: ``uniform(0, min(max_wait, initial * 2**(n-1)))``.
+
+    Args:
+        policy: The retry policy.
+        attempts_made: How many attempts have failed so far (1 after the first).
+        rand: A number in [0, 1) to use instead of ``random.random()`` (for tests).
+
+    Returns:
+        Seconds to wait before the next attempt.
+    """
+    exponent = min(max(attempts_made - 1, 0), 60)  # 2**60 s is already beyond any cap
+    ceiling = min(policy.max_wait, policy.initial_wait * 2.0**exponent)
+    fraction = random.random() if rand is None else rand  # noqa: S311 (jitter, not cryptography)
+    return ceiling * fraction
+
+
+def wait_for_attempt(policy: RetryPolicy, exc: BaseException | None, attempts_made: int) -> float:
+    """How long to wait after ``exc`` ended attempt ``attempts_made``.
+
+    A 429 with ``Retry-After`` waits what the server asked, capped at ``policy.max_retry_after``;
+    everything else backs off.
+    """
+    if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+        return min(exc.retry_after, policy.max_retry_after)
+    return compute_backoff(policy, attempts_made)
+
+
+def should_retry(exc: BaseException, *, idempotent: bool, policy: RetryPolicy) -> bool:
+    """Whether a failed attempt may be tried again.
+
+    Args:
+        exc: The error the attempt raised.
+        idempotent: Whether repeating the request is harmless (``get_message``).
+        policy: The retry policy (its ``replay_ambiguous_sends`` opt-in).
+
+    Returns:
+        True to retry (if attempts remain), False to raise now.
+    """
+    if isinstance(exc, RateLimitError):
+        return True
+    if isinstance(exc, InternalServerError):
+        # "500 / code 2000": any HTTP 500, whatever its body says. 502-504 may come from a proxy
+        # after the request reached 8x8, so they are not replayed blindly.
+        return exc.status_code == 500
+    if isinstance(exc, TLSVersionError):
+        return False
+    if isinstance(exc, SendOutcomeUnknownError):
+        return policy.replay_ambiguous_sends
+    if isinstance(exc, APIConnectionError):
+        if not exc._retryable:  # certificate and other TLS configuration failures
+            return False
+        return idempotent or not exc._may_have_been_sent
+    return False
+
+
+async def retry_call(
+    fn: Callable[[], Awaitable[_T]],
+    *,
+    policy: RetryPolicy,
+    idempotent: bool,
+    on_retry: Callable[[BaseException, float], Awaitable[None]] | None = None,
+) -> _T:
+    """Call ``fn`` until it succeeds, a failure is final, or the attempts run out.
+
+    Args:
+        fn: One attempt (it takes its own rate-limit token each time).
+        policy: The retry policy.
+        idempotent: Whether repeating the request is harmless.
+        on_retry: Awaited with the error and the wait before each retry.
+
+    Returns:
+        What ``fn`` returned.
+
+    Raises:
+        EightXEightError: The last attempt's error, as it was (never ``tenacity.RetryError``).
+    """
+    if policy.max_attempts == 1:
+        return await fn()  # the common "no retry" path skips tenacity's bookkeeping
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        return wait_for_attempt(policy, exc, state.attempt_number)
+
+    async def before_sleep(state: tenacity.RetryCallState) -> None:
+        if on_retry is not None and state.outcome is not None:
+            exc = state.outcome.exception()
+            if exc is not None:
+                await on_retry(exc, state.upcoming_sleep)
+
+    retrying = tenacity.AsyncRetrying(
+        stop=tenacity.stop_after_attempt(policy.max_attempts),
+        wait=wait,
+        retry=tenacity.retry_if_exception(
+            lambda exc: should_retry(exc, idempotent=idempotent, policy=policy)
+        ),
+        # Without reraise, tenacity raises RetryError and hides our typed error from the user.
+        reraise=True,
+        sleep=sleep,
+        before_sleep=before_sleep,
+    )
+    return await retrying(fn)
