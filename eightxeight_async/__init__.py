@@ -8,8 +8,6 @@ Example::
         sent = await client.send_sms(destination="+6591234567", text="Your code is 123456")
 """
 
-from __future__ import annotations
-
 from ._client import AsyncSmsClient
 from ._config import RateLimits, Region, RetryPolicy
 from ._errors import (

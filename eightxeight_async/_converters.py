@@ -204,13 +204,20 @@ def _describe(exc: BaseException) -> str:
     return f"is invalid ({exc})"
 
 
+def _strip_optional(tp: Any) -> Any:
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if get_origin(tp) in (Union, types.UnionType) and len(args) == 1:
+        return args[0]
+    return tp
+
+
 def _first_error(exc: BaseException, cls: type[Any], path: str) -> tuple[str, str]:
     """Walk a cattrs exception group down to its first leaf, building the wire path."""
     if isinstance(exc, cattrs.ClassValidationError):
         with_notes, without = exc.group_exceptions()
         for sub, note in with_notes:
             name = note.name if isinstance(note.name, str) else str(note.name)
-            field_type = note.type if isinstance(note.type, type) else Any
+            field_type = _strip_optional(note.type)
             child = f"{path}.{to_camel(name)}"
             if isinstance(sub, cattrs.ClassValidationError) and attrs.has(field_type):
                 return _first_error(sub, field_type, child)

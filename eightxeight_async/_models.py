@@ -334,3 +334,19 @@ class MessageDetails:
     """Your batch reference, for batch sends."""
     batch_id: str | None = None
     """8x8's batch id, for batch sends."""
+
+
+# Resolve the string annotations now, while __module__ still names this module: the package
+# re-exports these classes under "eightxeight_async", where the aliases above are not defined.
+for _cls in (
+    SmsRequest,
+    SurveyRequest,
+    FeedbackRequest,
+    SmsStatus,
+    SmsResponse,
+    MessageStatus,
+    Price,
+    MessageDetails,
+):
+    attrs.resolve_types(_cls)
+del _cls

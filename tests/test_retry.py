@@ -1,0 +1,145 @@
+"""The retry rules as pure functions, checked as tables."""
+
+from __future__ import annotations
+
+import email.utils
+
+import httpx
+import pytest
+
+import eightxeight_async as e
+from eightxeight_async import RetryPolicy
+from eightxeight_async._retry import compute_backoff, parse_retry_after, should_retry, wait_for_attempt
+
+NOW = 1_700_000_000.0
+REQUEST = httpx.Request("GET", "https://sms.8x8.com/x")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(None, None, id="absent"),
+        pytest.param("", None, id="empty"),
+        pytest.param("1", 1.0, id="int"),
+        pytest.param(" 2 ", 2.0, id="spaces"),
+        pytest.param("0.5", 0.5, id="float"),
+        pytest.param("-3", 0.0, id="negative"),
+        pytest.param("nan", None, id="nan"),
+        pytest.param("inf", None, id="inf"),
+        pytest.param("soon", None, id="garbage"),
+        pytest.param(email.utils.formatdate(NOW + 30, usegmt=True), 30.0, id="http-date"),
+        pytest.param(email.utils.formatdate(NOW - 30, usegmt=True), 0.0, id="past-date"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00", None, id="date-no-zone"),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    """Retry-After is read as seconds or an HTTP date; anything else is ignored."""
+    assert parse_retry_after(value, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("attempts", "rand", "expected"),
+    [
+        (1, 0.5, 0.25),
+        (2, 0.5, 0.5),
+        (3, 1.0, 2.0),
+        (4, 1.0, 4.0),
+        (10, 1.0, 30.0),
+        (1000, 1.0, 30.0),
+        (3, 0.0, 0.0),
+    ],
+)
+def test_compute_backoff_full_jitter(attempts: int, rand: float, expected: float) -> None:
+    """uniform(0, min(max_wait, initial * 2**(n-1))), capped at max_wait."""
+    assert compute_backoff(RetryPolicy(), attempts, rand=rand) == pytest.approx(expected)
+
+
+def test_backoff_stays_within_bounds() -> None:
+    """Random backoff never exceeds the ceiling."""
+    policy = RetryPolicy(initial_wait=1, max_wait=5)
+    for attempts in range(1, 10):
+        for _ in range(50):
+            assert 0 <= compute_backoff(policy, attempts) <= min(5, 2 ** (attempts - 1))
+
+
+def rate_limited(retry_after: float | None) -> e.RateLimitError:
+    resp = httpx.Response(429, request=REQUEST)
+    return e.RateLimitError("429", response=resp, retry_after=retry_after)
+
+
+def test_wait_honours_retry_after_with_cap() -> None:
+    """A 429 waits what it asks for, capped; without the header it backs off."""
+    policy = RetryPolicy(max_retry_after=10)
+    assert wait_for_attempt(policy, rate_limited(3.0), 1) == 3.0
+    assert wait_for_attempt(policy, rate_limited(3600.0), 1) == 10.0
+    assert 0 <= wait_for_attempt(policy, rate_limited(None), 1) <= policy.initial_wait
+
+
+def _status(code: int, resp: httpx.Response) -> e.APIStatusError:
+    from eightxeight_async._errors import error_class_for_status
+
+    return error_class_for_status(code)("x", response=resp)
+
+
+DEFAULT = RetryPolicy()
+REPLAY = RetryPolicy(replay_ambiguous_sends=True)
+
+
+@pytest.mark.parametrize(
+    ("exc", "idempotent", "policy", "expected"),
+    [
+        pytest.param(rate_limited(1.0), False, DEFAULT, True, id="429-send"),
+        pytest.param(rate_limited(None), True, DEFAULT, True, id="429-get"),
+        pytest.param(_status(500, httpx.Response(500, request=REQUEST)), False, DEFAULT, True, id="500"),
+        pytest.param(_status(502, httpx.Response(502, request=REQUEST)), True, DEFAULT, False, id="502"),
+        pytest.param(_status(400, httpx.Response(400, request=REQUEST)), True, DEFAULT, False, id="400"),
+        pytest.param(_status(401, httpx.Response(401, request=REQUEST)), True, DEFAULT, False, id="401"),
+        pytest.param(_status(404, httpx.Response(404, request=REQUEST)), True, DEFAULT, False, id="404"),
+        pytest.param(_status(426, httpx.Response(426, request=REQUEST)), True, DEFAULT, False, id="426"),
+        pytest.param(e.APIConnectionError("x"), False, DEFAULT, True, id="connect-send"),
+        pytest.param(e.APITimeoutError("x"), False, DEFAULT, True, id="connect-timeout-send"),
+        pytest.param(
+            e.APITimeoutError("x", may_have_been_sent=True), True, DEFAULT, True, id="read-timeout-get"
+        ),
+        pytest.param(
+            e.APIConnectionError("x", may_have_been_sent=True), True, DEFAULT, True, id="disconnect-get"
+        ),
+        pytest.param(
+            e.APITimeoutError("x", may_have_been_sent=True), False, DEFAULT, False, id="timeout-feedback"
+        ),
+        pytest.param(e.SendOutcomeUnknownError(client_message_id="c"), False, DEFAULT, False, id="unknown"),
+        pytest.param(e.SendOutcomeUnknownError(client_message_id="c"), False, REPLAY, True, id="replay"),
+        pytest.param(e.TLSVersionError(), True, REPLAY, False, id="tls"),
+        pytest.param(e.APIConnectionError("cert", retryable=False), True, DEFAULT, False, id="cert"),
+        pytest.param(e.ValidationError("a", "b"), True, DEFAULT, False, id="validation"),
+        pytest.param(e.ResponseValidationError("x", path="$"), True, DEFAULT, False, id="response"),
+        pytest.param(RuntimeError("bug"), True, DEFAULT, False, id="other"),
+    ],
+)
+def test_should_retry_table(
+    exc: BaseException, idempotent: bool, policy: RetryPolicy, expected: bool
+) -> None:
+    """What is retried and what is not, as the contract lists it."""
+    assert should_retry(exc, idempotent=idempotent, policy=policy) is expected
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"max_attempts": True}, "max_attempts"),
+        ({"initial_wait": 0}, "initial_wait"),
+        ({"max_wait": float("inf")}, "max_wait"),
+        ({"max_retry_after": -1}, "max_retry_after"),
+    ],
+)
+def test_retry_policy_validates(kwargs: dict[str, object], field: str) -> None:
+    """RetryPolicy refuses values that cannot work."""
+    with pytest.raises(e.ValidationError) as info:
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    assert info.value.field == field
+
+
+def test_retry_policy_never_is_one_attempt() -> None:
+    """RetryPolicy.never() makes exactly one attempt."""
+    assert RetryPolicy.never().max_attempts == 1
