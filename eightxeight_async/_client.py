@@ -118,7 +118,9 @@ class AsyncSmsClient:
         Raises:
             ValidationError: When a setting breaks a rule (a missing API key included).
         """
-        self._api_key = check_api_key(api_key if api_key is not None else os.environ.get(ENV_API_KEY))
+        self._api_key = check_api_key(
+            api_key if api_key is not None else os.environ.get(ENV_API_KEY)
+        )
         sub = subaccount_id if subaccount_id is not None else os.environ.get(ENV_SUBACCOUNT_ID)
         self._subaccount_id = check_subaccount_id(sub) if sub else None
         try:
@@ -252,12 +254,12 @@ class AsyncSmsClient:
             country=country,
             source=source,
             client_message_id=client_message_id or _new_client_message_id(),
-            encoding=encoding,  # type: ignore[arg-type]  # converted to the enum by attrs
+            encoding=encoding,
             scheduled=scheduled,
             expiry=expiry,
             dlr_callback_url=dlr_callback_url,
             client_ip=client_ip,
-            track=track,  # type: ignore[arg-type]
+            track=track,
         )
         sub = self._subaccount(subaccount_id)
         response = await self._call(
@@ -326,7 +328,7 @@ class AsyncSmsClient:
             template_variables=template_variables,
             source=source,
             client_message_id=client_message_id or _new_client_message_id(),
-            encoding=encoding,  # type: ignore[arg-type]
+            encoding=encoding,
             scheduled=scheduled,
             expiry=expiry,
             dlr_callback_url=dlr_callback_url,
@@ -412,7 +414,7 @@ class AsyncSmsClient:
             APIConnectionError: The connection failed.
         """
         check_path_id(umid, "umid")
-        request = FeedbackRequest(outcome=outcome, timestamp=timestamp)  # type: ignore[arg-type]
+        request = FeedbackRequest(outcome=outcome, timestamp=timestamp)
         sub = self._subaccount(subaccount_id)
         await self._call(
             "POST",

@@ -18,7 +18,7 @@ def testing_mode() -> Iterator[list[float]]:
     Yields:
         The list that receives, in order, each wait the retry loop would have slept.
     """
-    global _recorded  # noqa: PLW0603 (one switch for the whole SDK, like stamina's)
+    global _recorded
     previous = _recorded
     waits: list[float] = []
     _recorded = waits

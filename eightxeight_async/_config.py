@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import httpx
@@ -33,7 +35,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0, pool=10.0)
 
 #: Keep-alive matches the pool size: with httpx's default of 20 kept alive out of 100, a busy
 #: worker closes and re-opens TLS connections all the time, each handshake costing milliseconds.
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=30)
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=100, keepalive_expiry=30
+)
 
 
 class Region(str, enum.Enum):
@@ -62,7 +66,7 @@ _REGION_URLS = {
 }
 
 
-def _positive(field: str) -> object:
+def _positive(field: str) -> Callable[[Any, attrs.Attribute[float], float], None]:
     def check(_inst: object, _attr: attrs.Attribute[float], value: float) -> None:
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValidationError(field, "a finite number greater than 0")

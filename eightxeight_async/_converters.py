@@ -174,12 +174,17 @@ def _make_converter() -> cattrs.Converter:
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
         renames = {a.name: override(rename=to_camel(a.name)) for a in attrs.fields(cls)}
-        return make_dict_structure_fn(cls, conv, **renames)
+        return make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
 
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
         renames = {a.name: override(rename=to_camel(a.name)) for a in attrs.fields(cls)}
         # Every optional field defaults to None, so "omit if default" is "send no nulls".
-        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **renames)
+        return make_dict_unstructure_fn(
+            cls,
+            conv,
+            _cattrs_omit_if_default=True,
+            **renames,  # type: ignore[arg-type]
+        )
 
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
@@ -189,7 +194,7 @@ def _make_converter() -> cattrs.Converter:
 
 converter = _make_converter()
 
-RequestTypes = Union[SmsRequest, SurveyRequest, FeedbackRequest]
+RequestTypes = SmsRequest | SurveyRequest | FeedbackRequest
 
 
 def unstructure_request(request: RequestTypes) -> dict[str, Any]:
@@ -252,5 +257,8 @@ def structure_response(data: object, cls: type[_T], *, response: Any = None) -> 
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
         path, problem = _first_error(exc, cls, "$")
-        msg = f"8x8 returned a {cls.__name__} that does not match its documentation: {path} {problem}."
+        msg = (
+            f"8x8 returned a {cls.__name__} that does not match its documentation: "
+            f"{path} {problem}."
+        )
         raise ResponseValidationError(msg, path=path, response=response) from exc

@@ -3,21 +3,21 @@
 Every error the SDK raises derives from :class:`EightXEightError`::
 
     EightXEightError
-    ├── ValidationError(EightXEightError, ValueError)   .field .rule   raised before any request is sent
-    ├── APIError                                          .request
-    │   ├── APIConnectionError                            transport failed; __cause__ is the httpx error
+    ├── ValidationError(EightXEightError, ValueError)  .field .rule; raised before any I/O
+    ├── APIError                                         .request
+    │   ├── APIConnectionError                           transport failed; __cause__: httpx error
     │   │   ├── APITimeoutError
-    │   │   ├── TLSVersionError                           server or path cannot do TLS 1.3; never retried
-    │   │   └── SendOutcomeUnknownError                   a send may or may not have been accepted
-    │   └── APIStatusError                                .status_code .code .error_id .timestamp .body
+    │   │   ├── TLSVersionError                          no TLS 1.3 on the way; never retried
+    │   │   └── SendOutcomeUnknownError                  a send may or may not have been accepted
+    │   └── APIStatusError                               .status_code .code .error_id .timestamp
     │       ├── BadRequestError (400)
     │       ├── AuthenticationError (401)
     │       ├── PermissionDeniedError (403)
     │       ├── NotFoundError (404)
     │       ├── UpgradeRequiredError (426, code 1014)
-    │       ├── RateLimitError (429)                      .retry_after
+    │       ├── RateLimitError (429)                     .retry_after
     │       └── InternalServerError (>= 500)
-    └── ResponseValidationError                           a 2xx body we could not parse
+    └── ResponseValidationError                          a 2xx body we could not parse
 
 Messages are sentences. None of them carries the API key, the message text or a full phone number:
 they are built only from status codes, 8x8 codes, 8x8's own messages and ids.
@@ -147,7 +147,8 @@ class SendOutcomeUnknownError(APIConnectionError):
     ``client_message_id`` (delivery receipts, log export) before sending it again.
 
     Attributes:
-        client_message_id: The ``clientMessageId`` that was sent (generated when the caller gave none).
+        client_message_id: The ``clientMessageId`` that was sent (generated when the caller gave
+            none).
     """
 
     client_message_id: str
@@ -313,7 +314,8 @@ def make_status_error(
     Args:
         response: The error response; its body must already be read.
         retry_after: The parsed ``Retry-After`` in seconds (used for 429 only).
-        parse_timestamp: The SDK's lenient datetime parser (passed in to keep this module leaf-level).
+        parse_timestamp: The SDK's lenient datetime parser (passed in: this module imports
+            nothing of ours).
 
     Returns:
         The error, ready to raise.

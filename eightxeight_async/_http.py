@@ -108,7 +108,7 @@ def build_http_client(
         return httpx.AsyncClient(verify=ssl_context, timeout=timeout, limits=limits)
     if transport == "aiohttp":
         try:
-            from httpx_aiohttp import AiohttpTransport  # noqa: PLC0415
+            from httpx_aiohttp import AiohttpTransport
         except ImportError:
             raise ValidationError(
                 "transport",

@@ -11,11 +11,11 @@ import enum
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Union
 
 import attrs
 
 from . import _validators as v
+from ._errors import ValidationError
 
 __all__ = [
     "Direction",
@@ -123,11 +123,11 @@ class StatusDetail(str, enum.Enum):
 
 
 #: Types of the response fields that hold an open enum: the member, or the raw unknown string.
-EncodingTypes = Union[Encoding, str]
-SmsStatusCodeTypes = Union[SmsStatusCode, str]
-DirectionTypes = Union[Direction, str]
-MessageStateTypes = Union[MessageState, str]
-StatusDetailTypes = Union[StatusDetail, str]
+EncodingTypes = Encoding | str
+SmsStatusCodeTypes = SmsStatusCode | str
+DirectionTypes = Direction | str
+MessageStateTypes = MessageState | str
+StatusDetailTypes = StatusDetail | str
 
 
 def mask_phone(number: str | None) -> str | None:
@@ -156,6 +156,23 @@ def _hidden_repr(value: object) -> str:
 
 # --- requests ----------------------------------------------------------------------------------
 
+# Named converters (not factories), so that mypy's attrs plugin can type __init__ from them.
+
+
+def _encoding(value: Encoding | str | None) -> Encoding | None:
+    return v.coerce_enum(Encoding, value, "encoding")
+
+
+def _track(value: Track | str | None) -> Track | None:
+    return v.coerce_enum(Track, value, "track")
+
+
+def _outcome(value: Outcome | str) -> Outcome:
+    result = v.coerce_enum(Outcome, value, "outcome")
+    if result is None:
+        raise ValidationError("outcome", "one of 'success', 'failure'")
+    return result
+
 
 @attrs.frozen(kw_only=True)
 class SmsRequest:
@@ -171,9 +188,7 @@ class SmsRequest:
     """The sender id (the "From:" of the SMS), at most 16 characters."""
     client_message_id: str | None = attrs.field(default=None, validator=v.max_length(350))
     """Your own reference, echoed in responses and delivery receipts (at most 350 characters)."""
-    encoding: Encoding | None = attrs.field(
-        default=None, converter=v.to_enum(Encoding), validator=v.one_of(Encoding)
-    )
+    encoding: Encoding | None = attrs.field(default=None, converter=_encoding)
     """The text encoding; 8x8 uses AUTO when absent."""
     scheduled: datetime | None = attrs.field(default=None, validator=v.schedule_window)
     """When to deliver (timezone-aware, at most 7 days ahead)."""
@@ -183,9 +198,7 @@ class SmsRequest:
     """Where 8x8 posts the delivery receipt (overrides the account's webhook)."""
     client_ip: str | None = attrs.field(default=None, validator=v.ip_address)
     """The end user's IP address, for 8x8's per-IP rate limit (enabled by 8x8 support)."""
-    track: Track | None = attrs.field(
-        default=None, converter=v.to_enum(Track), validator=v.one_of(Track)
-    )
+    track: Track | None = attrs.field(default=None, converter=_track)
     """``Outcome`` to track conversion (complete it with ``send_feedback``), ``None`` not to."""
 
 
@@ -212,9 +225,7 @@ class SurveyRequest:
     """The sender id, at most 16 characters."""
     client_message_id: str | None = attrs.field(default=None, validator=v.max_length(350))
     """Your own reference (at most 350 characters)."""
-    encoding: Encoding | None = attrs.field(
-        default=None, converter=v.to_enum(Encoding), validator=v.one_of(Encoding)
-    )
+    encoding: Encoding | None = attrs.field(default=None, converter=_encoding)
     """The text encoding; 8x8 uses AUTO when absent."""
     scheduled: datetime | None = attrs.field(default=None, validator=v.schedule_window)
     """When to deliver (timezone-aware, at most 7 days ahead)."""
@@ -228,14 +239,10 @@ class SurveyRequest:
 class FeedbackRequest:
     """The body of ``POST /api/v1/subaccounts/{subAccountId}/messages/{umid}/feedback``."""
 
-    outcome: Outcome = attrs.field(converter=v.to_enum(Outcome), validator=v.one_of(Outcome))
+    outcome: Outcome = attrs.field(converter=_outcome)
     """Whether the action the message was meant to trigger happened."""
     timestamp: datetime | None = attrs.field(default=None, validator=v.aware_datetime)
     """When that action happened (timezone-aware)."""
-
-    def __attrs_post_init__(self) -> None:
-        if self.outcome is None:  # one_of lets None through for optional enums; outcome is required
-            raise v.ValidationError("outcome", "one of 'success', 'failure'")
 
 
 # --- responses ---------------------------------------------------------------------------------
@@ -268,7 +275,7 @@ class SmsResponse:
 
     @property
     def rejected(self) -> bool:
-        """True when 8x8 answered HTTP 200 but refused the message (``status.code == "REJECTED"``)."""
+        """True when 8x8 answered HTTP 200 but refused the message (status REJECTED)."""
         return self.status.code == SmsStatusCode.REJECTED
 
 

@@ -38,12 +38,11 @@ _DESTINATION_RE = re.compile(DESTINATION_PATTERN)
 _COUNTRY_RE = re.compile(r"[A-Za-z]{2}")
 MAX_SCHEDULE_AHEAD = timedelta(days=7)
 
-_T = TypeVar("_T")
 _Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
 def check_subaccount_id(value: object, field: str = "subaccount_id") -> str:
-    """Check a subaccount id against 8x8's pattern and return it.
+    r"""Check a subaccount id against 8x8's pattern and return it.
 
     Raises:
         ValidationError: When it does not match ``^[A-Za-z0-9\\-._&]{3,50}$``.
@@ -165,7 +164,9 @@ def template_body(_inst: object, attribute: attrs.Attribute[Any], value: object)
     if not text.strip():
         raise ValidationError(attribute.name, "a non-empty template")
     if "{{url:" not in text:
-        raise ValidationError(attribute.name, "a template holding the {{url:}} survey link variable")
+        raise ValidationError(
+            attribute.name, "a template holding the {{url:}} survey link variable"
+        )
 
 
 def template_variables(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -183,31 +184,24 @@ def template_variables(_inst: object, attribute: attrs.Attribute[Any], value: ob
             )
 
 
-def one_of(enum_cls: type[enum.Enum]) -> _Validator:
-    """A member of ``enum_cls`` (the converter has already turned plain strings into members)."""
-    allowed = ", ".join(repr(m.value) for m in enum_cls)
-
-    def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is None:
-            return
-        if not isinstance(value, enum_cls):
-            raise ValidationError(attribute.name, f"one of {allowed}")
-
-    return check
+_E = TypeVar("_E", bound=enum.Enum)
 
 
-def to_enum(enum_cls: type[_T]) -> Callable[[object], object]:
-    """An attrs converter that maps a plain string to the enum member, leaving others as they are."""
+def coerce_enum(enum_cls: type[_E], value: object, field: str) -> _E | None:
+    """Return the member of ``enum_cls`` for a member or its plain string; None stays None.
 
-    def convert(value: object) -> object:
-        if isinstance(value, str) and not isinstance(value, enum_cls):
-            try:
-                return enum_cls(value)  # type: ignore[call-arg]
-            except ValueError:
-                return value
+    Raises:
+        ValidationError: For any other value, listing the allowed ones.
+    """
+    if value is None or isinstance(value, enum_cls):
         return value
-
-    return convert
+    if isinstance(value, str):
+        try:
+            return enum_cls(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(repr(m.value) for m in enum_cls)
+    raise ValidationError(field, f"one of {allowed}")
 
 
 def aware_datetime(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:

@@ -157,8 +157,11 @@ async def test_send_feedback_empty_200(api: respx.MockRouter, client: AsyncSmsCl
     """send_feedback POSTs outcome and timestamp and returns None on an empty 200."""
     route = api.post(f"/api/v1/subaccounts/{SUBACCOUNT}/messages/{UMID}/feedback").respond(200)
     ts = datetime(2019, 2, 17, 15, 31, 55, 600000, tzinfo=timezone.utc)
-    assert await client.send_feedback(UMID, outcome="success", timestamp=ts) is None
-    assert sent_json(route) == {"outcome": "success", "timestamp": "2019-02-17T15:31:55.600000+00:00"}
+    await client.send_feedback(UMID, outcome="success", timestamp=ts)
+    assert sent_json(route) == {
+        "outcome": "success",
+        "timestamp": "2019-02-17T15:31:55.600000+00:00",
+    }
 
 
 async def test_subaccount_is_percent_encoded_and_overridable(
@@ -364,7 +367,16 @@ ERROR_CASES = [
     (426, reference_examples()["send-sms"][7], e.UpgradeRequiredError),
     (500, reference_examples()["send-sms"][9], e.InternalServerError),
     (404, reference_examples()["get-message-details"][5], e.NotFoundError),
-    (403, {"code": 1201, "message": "Account not in prepaid mode", "errorId": "x", "timestamp": "2020-06-18T06:31:58.11Z"}, e.PermissionDeniedError),
+    (
+        403,
+        {
+            "code": 1201,
+            "message": "Account not in prepaid mode",
+            "errorId": "x",
+            "timestamp": "2020-06-18T06:31:58.11Z",
+        },
+        e.PermissionDeniedError,
+    ),
 ]
 
 
@@ -425,12 +437,12 @@ async def test_429_retry_after_is_honoured(
     assert sent_json(route, 0) == sent_json(route, 1)  # same clientMessageId on the retry
 
 
-async def test_429_exhausts_to_rate_limit_error(
-    api: respx.MockRouter, waits: list[float]
-) -> None:
+async def test_429_exhausts_to_rate_limit_error(api: respx.MockRouter, waits: list[float]) -> None:
     """After max_attempts 429s the user gets RateLimitError, never tenacity.RetryError."""
     route = api.get(f"/api/v1/subaccounts/{SUBACCOUNT}/messages/{UMID}").respond(
-        429, headers={"Retry-After": "1"}, json={"code": 429, "errorId": "e", "timestamp": "2020-07-06T07:07:00.30Z"}
+        429,
+        headers={"Retry-After": "1"},
+        json={"code": 429, "errorId": "e", "timestamp": "2020-07-06T07:07:00.30Z"},
     )
     async with AsyncSmsClient(
         api_key="k",
@@ -468,7 +480,9 @@ async def test_other_errors_are_not_retried(
     api: respx.MockRouter, client: AsyncSmsClient, waits: list[float], status: int
 ) -> None:
     """Other 4xx, 426 and non-500 5xx are raised after one attempt."""
-    route = api.post(SEND_PATH).respond(status, json={"code": 1000, "errorId": "x", "timestamp": "2020-06-18T06:42:57.20Z"})
+    route = api.post(SEND_PATH).respond(
+        status, json={"code": 1000, "errorId": "x", "timestamp": "2020-06-18T06:42:57.20Z"}
+    )
     with pytest.raises(e.APIStatusError):
         await client.send_sms(destination=PHONE, text=TEXT)
     assert route.call_count == 1
@@ -519,7 +533,9 @@ async def test_ambiguous_survey_raises_outcome_unknown_with_callers_id(
     assert info.value.client_message_id == "mine-1"
 
 
-async def test_replay_opt_in_retries_ambiguous_sends(api: respx.MockRouter, waits: list[float]) -> None:
+async def test_replay_opt_in_retries_ambiguous_sends(
+    api: respx.MockRouter, waits: list[float]
+) -> None:
     """With replay_ambiguous_sends the send is retried with the same clientMessageId."""
     route = api.post(SEND_PATH)
     route.side_effect = [httpx.ReadTimeout("slow"), httpx.Response(200, json=SMS_OK)]
@@ -570,7 +586,7 @@ def ssl_failure(error: ssl.SSLError) -> httpx.ConnectError:
 
 def version_error() -> ssl.SSLError:
     err = ssl.SSLError(1, "[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version")
-    err.reason = "TLSV1_ALERT_PROTOCOL_VERSION"  # type: ignore[misc]
+    err.reason = "TLSV1_ALERT_PROTOCOL_VERSION"
     return err
 
 
@@ -613,7 +629,9 @@ async def test_certificate_failure_is_a_connection_error_not_retried(waits: list
 async def test_max_attempts_one_never_retries(api: respx.MockRouter, waits: list[float]) -> None:
     """RetryPolicy(max_attempts=1) makes one attempt even on a 429."""
     route = api.post(SEND_PATH).respond(429, headers={"Retry-After": "1"})
-    async with AsyncSmsClient(api_key="k", subaccount_id=SUBACCOUNT, retry=RetryPolicy.never()) as c:
+    async with AsyncSmsClient(
+        api_key="k", subaccount_id=SUBACCOUNT, retry=RetryPolicy.never()
+    ) as c:
         with pytest.raises(e.RateLimitError):
             await c.send_sms(destination=PHONE, text=TEXT)
     assert route.call_count == 1
@@ -628,7 +646,7 @@ async def test_logs_one_debug_line_per_attempt_without_secrets(
     waits: list[float],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Each attempt logs method, endpoint, status, attempt and elapsed; never key, text or number."""
+    """Each attempt logs method, endpoint, status, attempt and elapsed; never key, text, number."""
     route = api.post(SEND_PATH)
     route.side_effect = [httpx.Response(500), httpx.Response(200, json=SMS_OK)]
     with caplog.at_level(logging.DEBUG, logger="eightxeight_async"):

@@ -1,4 +1,4 @@
-"""The wire mapping: camelCase out with no nulls, lenient typed parsing in, and the datetime codec."""
+"""The wire mapping: camelCase out with no nulls, lenient parsing in, the datetime codec."""
 
 from __future__ import annotations
 
@@ -143,11 +143,15 @@ def test_to_camel(name: str, wire: str) -> None:
         ),
         pytest.param(
             "2016-11-07T19:20:30.5-0530",
-            datetime(2016, 11, 7, 19, 20, 30, 500000, tzinfo=timezone(-timedelta(hours=5, minutes=30))),
+            datetime(
+                2016, 11, 7, 19, 20, 30, 500000, tzinfo=timezone(-timedelta(hours=5, minutes=30))
+            ),
             id="compact-offset",
         ),
         pytest.param(
-            "2016-11-07T19:20:30", datetime(2016, 11, 7, 19, 20, 30, tzinfo=timezone.utc), id="naive"
+            "2016-11-07T19:20:30",
+            datetime(2016, 11, 7, 19, 20, 30, tzinfo=timezone.utc),
+            id="naive",
         ),
     ],
 )
@@ -158,7 +162,9 @@ def test_parse_datetime_forms(text: str, expected: datetime) -> None:
     assert parsed.utcoffset() == expected.utcoffset()
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "2020-13-01T00:00:00Z", "2020-01-01T00:00:00+25:00"])
+@pytest.mark.parametrize(
+    "text", ["", "yesterday", "2020-13-01T00:00:00Z", "2020-01-01T00:00:00+25:00"]
+)
 def test_parse_datetime_rejects_garbage(text: str) -> None:
     """Garbage is a ValueError, never a wrong date."""
     with pytest.raises(ValueError):
@@ -192,7 +198,9 @@ def test_datetime_codec_round_trips(value: datetime) -> None:
     st.integers(min_value=1, max_value=7),
     st.sampled_from(["Z", "+00:00"]),
 )
-def test_parse_datetime_8x8_fractions(base: datetime, fraction: int, digits: int, zone: str) -> None:
+def test_parse_datetime_8x8_fractions(
+    base: datetime, fraction: int, digits: int, zone: str
+) -> None:
     """2 to 7 fractional digits with Z or +00:00, as 8x8 sends them, keep the microseconds."""
     frac = str(fraction).rjust(7, "0")[:digits]
     text = base.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac}{zone}"
@@ -301,7 +309,7 @@ DETAILS = reference_examples()["get-message-details"][1]
     ],
 )
 def test_malformed_details_name_the_wire_path(mutate: Any, path: str) -> None:
-    """A body that breaks the documented shape raises ResponseValidationError naming the JSON path."""
+    """A body off the documented shape raises ResponseValidationError naming the JSON path."""
     import copy
 
     body = copy.deepcopy(DETAILS)
@@ -326,7 +334,12 @@ def test_reprs_mask_phone_numbers_and_hide_text() -> None:
     assert "91234567" not in repr(request)
     assert "424242" not in repr(request)
     response = structure_response(
-        {"umid": "u", "destination": "6591234567", "encoding": "GSM7", "status": {"code": "QUEUED"}},
+        {
+            "umid": "u",
+            "destination": "6591234567",
+            "encoding": "GSM7",
+            "status": {"code": "QUEUED"},
+        },
         SmsResponse,
     )
     assert "91234567" not in repr(response)

@@ -66,7 +66,10 @@ ALL_ERROR_BODIES = [
     for page, bodies in reference_examples().items()
     for i, body in enumerate(bodies)
     if "errorId" in body
-] + [pytest.param(body, id=path.split("/paths/")[-1][-60:]) for path, body in openapi_examples("error")]
+] + [
+    pytest.param(body, id=path.split("/paths/")[-1][-60:])
+    for path, body in openapi_examples("error")
+]
 
 
 @pytest.mark.parametrize("body", ALL_ERROR_BODIES)

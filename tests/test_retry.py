@@ -9,7 +9,12 @@ import pytest
 
 import eightxeight_async as e
 from eightxeight_async import RetryPolicy
-from eightxeight_async._retry import compute_backoff, parse_retry_after, should_retry, wait_for_attempt
+from eightxeight_async._retry import (
+    compute_backoff,
+    parse_retry_after,
+    should_retry,
+    wait_for_attempt,
+)
 
 NOW = 1_700_000_000.0
 REQUEST = httpx.Request("GET", "https://sms.8x8.com/x")
@@ -90,27 +95,57 @@ REPLAY = RetryPolicy(replay_ambiguous_sends=True)
     [
         pytest.param(rate_limited(1.0), False, DEFAULT, True, id="429-send"),
         pytest.param(rate_limited(None), True, DEFAULT, True, id="429-get"),
-        pytest.param(_status(500, httpx.Response(500, request=REQUEST)), False, DEFAULT, True, id="500"),
-        pytest.param(_status(502, httpx.Response(502, request=REQUEST)), True, DEFAULT, False, id="502"),
-        pytest.param(_status(400, httpx.Response(400, request=REQUEST)), True, DEFAULT, False, id="400"),
-        pytest.param(_status(401, httpx.Response(401, request=REQUEST)), True, DEFAULT, False, id="401"),
-        pytest.param(_status(404, httpx.Response(404, request=REQUEST)), True, DEFAULT, False, id="404"),
-        pytest.param(_status(426, httpx.Response(426, request=REQUEST)), True, DEFAULT, False, id="426"),
+        pytest.param(
+            _status(500, httpx.Response(500, request=REQUEST)), False, DEFAULT, True, id="500"
+        ),
+        pytest.param(
+            _status(502, httpx.Response(502, request=REQUEST)), True, DEFAULT, False, id="502"
+        ),
+        pytest.param(
+            _status(400, httpx.Response(400, request=REQUEST)), True, DEFAULT, False, id="400"
+        ),
+        pytest.param(
+            _status(401, httpx.Response(401, request=REQUEST)), True, DEFAULT, False, id="401"
+        ),
+        pytest.param(
+            _status(404, httpx.Response(404, request=REQUEST)), True, DEFAULT, False, id="404"
+        ),
+        pytest.param(
+            _status(426, httpx.Response(426, request=REQUEST)), True, DEFAULT, False, id="426"
+        ),
         pytest.param(e.APIConnectionError("x"), False, DEFAULT, True, id="connect-send"),
         pytest.param(e.APITimeoutError("x"), False, DEFAULT, True, id="connect-timeout-send"),
         pytest.param(
-            e.APITimeoutError("x", may_have_been_sent=True), True, DEFAULT, True, id="read-timeout-get"
+            e.APITimeoutError("x", may_have_been_sent=True),
+            True,
+            DEFAULT,
+            True,
+            id="read-timeout-get",
         ),
         pytest.param(
-            e.APIConnectionError("x", may_have_been_sent=True), True, DEFAULT, True, id="disconnect-get"
+            e.APIConnectionError("x", may_have_been_sent=True),
+            True,
+            DEFAULT,
+            True,
+            id="disconnect-get",
         ),
         pytest.param(
-            e.APITimeoutError("x", may_have_been_sent=True), False, DEFAULT, False, id="timeout-feedback"
+            e.APITimeoutError("x", may_have_been_sent=True),
+            False,
+            DEFAULT,
+            False,
+            id="timeout-feedback",
         ),
-        pytest.param(e.SendOutcomeUnknownError(client_message_id="c"), False, DEFAULT, False, id="unknown"),
-        pytest.param(e.SendOutcomeUnknownError(client_message_id="c"), False, REPLAY, True, id="replay"),
+        pytest.param(
+            e.SendOutcomeUnknownError(client_message_id="c"), False, DEFAULT, False, id="unknown"
+        ),
+        pytest.param(
+            e.SendOutcomeUnknownError(client_message_id="c"), False, REPLAY, True, id="replay"
+        ),
         pytest.param(e.TLSVersionError(), True, REPLAY, False, id="tls"),
-        pytest.param(e.APIConnectionError("cert", retryable=False), True, DEFAULT, False, id="cert"),
+        pytest.param(
+            e.APIConnectionError("cert", retryable=False), True, DEFAULT, False, id="cert"
+        ),
         pytest.param(e.ValidationError("a", "b"), True, DEFAULT, False, id="validation"),
         pytest.param(e.ResponseValidationError("x", path="$"), True, DEFAULT, False, id="response"),
         pytest.param(RuntimeError("bug"), True, DEFAULT, False, id="other"),

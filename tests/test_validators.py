@@ -51,11 +51,15 @@ def sms(**overrides: Any) -> SmsRequest:
         pytest.param({"country": "S1"}, "country", "exactly 2 letters", id="country-digit"),
         pytest.param({"source": "A" * 17}, "source", "at most 16 characters", id="source-17"),
         pytest.param({"source": ""}, "source", "non-empty", id="source-empty"),
-        pytest.param({"client_message_id": "x" * 351}, "client_message_id", "at most 350", id="cmid"),
+        pytest.param(
+            {"client_message_id": "x" * 351}, "client_message_id", "at most 350", id="cmid"
+        ),
         pytest.param({"client_message_id": 7}, "client_message_id", "a string", id="cmid-int"),
         pytest.param({"encoding": "UTF8"}, "encoding", "one of 'AUTO', 'GSM7', 'UCS2'", id="enc"),
         pytest.param({"track": "outcome"}, "track", "one of 'None', 'Outcome'", id="track-case"),
-        pytest.param({"scheduled": datetime(2030, 1, 1)}, "scheduled", "timezone-aware", id="naive"),
+        pytest.param(
+            {"scheduled": datetime(2030, 1, 1)}, "scheduled", "timezone-aware", id="naive"
+        ),
         pytest.param({"scheduled": "2030-01-01"}, "scheduled", "a datetime", id="sched-str"),
         pytest.param(
             {"scheduled": NOW + timedelta(days=7, minutes=1)},
@@ -72,7 +76,9 @@ def sms(**overrides: Any) -> SmsRequest:
             id="exp-before-sched",
         ),
         pytest.param({"dlr_callback_url": "ftp://x.y/z"}, "dlr_callback_url", "http", id="ftp"),
-        pytest.param({"dlr_callback_url": "example.com/hook"}, "dlr_callback_url", "http", id="rel"),
+        pytest.param(
+            {"dlr_callback_url": "example.com/hook"}, "dlr_callback_url", "http", id="rel"
+        ),
         pytest.param({"dlr_callback_url": "https://"}, "dlr_callback_url", "http", id="nohost"),
         pytest.param({"client_ip": "300.1.1.1"}, "client_ip", "IPv4 or IPv6", id="ip-bad"),
         pytest.param({"client_ip": "localhost"}, "client_ip", "IPv4 or IPv6", id="ip-name"),
@@ -130,7 +136,9 @@ def test_enum_strings_become_members() -> None:
         pytest.param({"template_body": ""}, "template_body", "non-empty", id="empty"),
         pytest.param({"template_body": "Rate us!"}, "template_body", "{{url:}}", id="no-url"),
         pytest.param({"template_variables": ["a"]}, "template_variables", "mapping", id="list"),
-        pytest.param({"template_variables": {"a": None}}, "template_variables", "values", id="none"),
+        pytest.param(
+            {"template_variables": {"a": None}}, "template_variables", "values", id="none"
+        ),
         pytest.param({"template_variables": {"": "x"}}, "template_variables", "keys", id="key"),
         pytest.param({"source": "B" * 17}, "source", "at most 16", id="source"),
         pytest.param({"client_message_id": "y" * 351}, "client_message_id", "350", id="cmid"),
@@ -272,9 +280,7 @@ def test_base_url_rule(url: str, ok: bool) -> None:
         pytest.param(lambda c: c.get_message(""), "umid", id="details"),
         pytest.param(lambda c: c.send_feedback("u", outcome="yes"), "outcome", id="feedback"),
         pytest.param(lambda c: c.send_feedback(" ", outcome="success"), "umid", id="fb-umid"),
-        pytest.param(
-            lambda c: c.get_message("u", timeout=-1), "timeout", id="timeout"
-        ),
+        pytest.param(lambda c: c.get_message("u", timeout=-1), "timeout", id="timeout"),
     ],
 )
 async def test_client_validates_before_any_request(
