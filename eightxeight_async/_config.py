@@ -52,6 +52,9 @@ class Region(str, enum.Enum):
     ID = "ID"
     """Indonesia: ``https://sms.8x8.id``."""
 
+    def __str__(self) -> str:
+        return str(self.value)
+
     @property
     def base_url(self) -> str:
         """The SMS API base URL of this region."""

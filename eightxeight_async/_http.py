@@ -7,6 +7,8 @@ what keeps a retried send from becoming a duplicate SMS.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import ssl
@@ -135,7 +137,9 @@ _TLS_VERSION_REASONS = frozenset(
     }
 )
 
-FailureKind = Literal["tls_version", "tls_certificate", "config", "before_send", "ambiguous"]
+FailureKind = Literal[
+    "tls_version", "tls_handshake_eof", "tls_certificate", "config", "before_send", "ambiguous"
+]
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -165,7 +169,8 @@ def classify_transport_error(exc: httpx.TransportError) -> FailureKind:
     """Tell what a transport failure means for the request that was being sent.
 
     Returns:
-        ``"tls_version"`` (no TLS 1.3 on the other side), ``"tls_certificate"`` (verification
+        ``"tls_version"`` (no TLS 1.3 on the other side), ``"tls_handshake_eof"`` (the peer
+        closed during the handshake: probe it), ``"tls_certificate"`` (verification
         failed), ``"config"`` (a URL or protocol that cannot work), ``"before_send"`` (nothing
         reached the server) or ``"ambiguous"`` (the server may have received the request).
     """
@@ -177,6 +182,14 @@ def classify_transport_error(exc: httpx.TransportError) -> FailureKind:
             reason = getattr(err, "reason", None) or ""
             if reason in _TLS_VERSION_REASONS or "protocol version" in str(err).lower():
                 return "tls_version"
+    if isinstance(exc, httpx.ConnectError) and any(
+        isinstance(err, ssl.SSLEOFError)
+        or getattr(err, "reason", None) == "UNEXPECTED_EOF_WHILE_READING"
+        for err in chain
+    ):
+        # The peer hung up in the middle of the handshake. Servers built on Python's asyncio (and
+        # some middleboxes) do that instead of sending a protocol_version alert.
+        return "tls_handshake_eof"
     for err in chain:
         kind = _aiohttp_kind(err)
         if kind is not None:
@@ -188,15 +201,50 @@ def classify_transport_error(exc: httpx.TransportError) -> FailureKind:
     return "ambiguous"
 
 
+_OLD_TLS = frozenset({"SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2"})
+
+
+async def probe_tls_version(url: httpx.URL, timeout: float | None) -> str | None:
+    """Learn which TLS version a server speaks, by a handshake that sends no data.
+
+    Only called after a handshake failed, to tell "no TLS 1.3 there" from any other hang-up.
+    Certificates are not checked: nothing is sent over this connection, and it closes at once.
+
+    Returns:
+        The negotiated version (e.g. ``"TLSv1.2"``), or None when even this handshake failed.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    host = url.host
+    port = url.port or 443
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=context, server_hostname=host),
+            timeout or 5.0,
+        )
+    except (OSError, ssl.SSLError, asyncio.TimeoutError):
+        return None
+    ssl_object = writer.get_extra_info("ssl_object")
+    version = ssl_object.version() if ssl_object is not None else None
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        await writer.wait_closed()
+    return version if isinstance(version, str) else None
+
+
 def map_transport_error(
     exc: httpx.TransportError,
     request: httpx.Request,
     *,
     is_send: bool,
     client_message_id: str | None,
+    kind: FailureKind | None = None,
 ) -> APIConnectionError:
     """Return the SDK error for a transport failure (raise it ``from exc``)."""
-    kind = classify_transport_error(exc)
+    kind = kind or classify_transport_error(exc)
+    if kind == "tls_handshake_eof":
+        kind = "before_send"
     name = type(exc).__name__
     if kind == "tls_version":
         return TLSVersionError(request=request)
@@ -283,8 +331,12 @@ class HttpSender:
         try:
             response = await self.client.send(request)
         except httpx.TransportError as exc:
+            kind = classify_transport_error(exc)
+            if kind == "tls_handshake_eof":
+                version = await probe_tls_version(request.url, timeout.connect)
+                kind = "tls_version" if version in _OLD_TLS else "before_send"
             error = map_transport_error(
-                exc, request, is_send=is_send, client_message_id=client_message_id
+                exc, request, is_send=is_send, client_message_id=client_message_id, kind=kind
             )
             _log_attempt(method, endpoint, type(error).__name__, attempt, started)
             raise error from exc

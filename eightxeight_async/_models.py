@@ -37,7 +37,14 @@ __all__ = [
 ]
 
 
-class Encoding(str, enum.Enum):
+class _StrEnum(str, enum.Enum):
+    """A string enum whose ``str()`` and f-string form is its wire value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Encoding(_StrEnum):
     """The encoding of a message's text."""
 
     AUTO = "AUTO"
@@ -48,7 +55,7 @@ class Encoding(str, enum.Enum):
     """UTF-16: 70 characters in one part, 67 per part when split."""
 
 
-class Track(str, enum.Enum):
+class Track(_StrEnum):
     """Whether 8x8 tracks the conversion of a message (completed with ``send_feedback``)."""
 
     NONE = "None"
@@ -57,7 +64,7 @@ class Track(str, enum.Enum):
     """Track conversion; report it with ``send_feedback`` within 15 minutes."""
 
 
-class Outcome(str, enum.Enum):
+class Outcome(_StrEnum):
     """The outcome reported through ``send_feedback``."""
 
     SUCCESS = "success"
@@ -66,7 +73,7 @@ class Outcome(str, enum.Enum):
     """The action did not happen."""
 
 
-class SmsStatusCode(str, enum.Enum):
+class SmsStatusCode(_StrEnum):
     """The status of a send request as 8x8 accepted it."""
 
     QUEUED = "QUEUED"
@@ -75,7 +82,7 @@ class SmsStatusCode(str, enum.Enum):
     """Refused by 8x8 although the HTTP status was 200; ``SmsStatus.description`` says why."""
 
 
-class Direction(str, enum.Enum):
+class Direction(_StrEnum):
     """The direction of a message."""
 
     OUTBOUND = "outbound"
@@ -84,7 +91,7 @@ class Direction(str, enum.Enum):
     """Mobile originated: sent to your number."""
 
 
-class MessageState(str, enum.Enum):
+class MessageState(_StrEnum):
     """The general state of a message in message details and delivery receipts."""
 
     UNKNOWN = "unknown"
@@ -109,7 +116,7 @@ class MessageState(str, enum.Enum):
     """An error occurred during the operation."""
 
 
-class StatusDetail(str, enum.Enum):
+class StatusDetail(_StrEnum):
     """The detail of a message state."""
 
     DELIVERED_TO_OPERATOR = "delivered_to_operator"

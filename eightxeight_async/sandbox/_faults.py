@@ -1,0 +1,88 @@
+"""Fault injection for the sandbox: shares of failures, and queued failures for exact tests."""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections import deque
+
+import attrs
+
+__all__ = ["Fault", "Faults"]
+
+
+class Fault(str, enum.Enum):
+    """A failure the sandbox can answer a request with."""
+
+    RATE_LIMIT = "429"
+    """HTTP 429 with ``Retry-After`` and 8x8's quota body."""
+    INTERNAL_ERROR = "500"
+    """HTTP 500 with 8x8's code 2000 body."""
+    UPGRADE_REQUIRED = "426"
+    """HTTP 426, code 1014, ``Upgrade: TLS/1.3``."""
+    SLOW = "slow"
+    """The answer comes after ``Faults.slow_seconds``."""
+    DROP = "drop"
+    """The connection is closed after the request was read, with no answer."""
+
+
+@attrs.define(kw_only=True)
+class Faults:
+    """What the sandbox does wrong, on purpose.
+
+    Shares (0 to 1) apply to every request of the four endpoints, drawn from a seeded random
+    generator; :meth:`inject` queues exact failures for the next requests, which tests prefer.
+    """
+
+    share_429: float = 0.0
+    """Share of requests answered 429."""
+    share_500: float = 0.0
+    """Share of requests answered 500 / code 2000."""
+    share_slow: float = 0.0
+    """Share of requests answered after ``slow_seconds``."""
+    share_drop: float = 0.0
+    """Share of requests whose connection is dropped after the request was read."""
+    slow_seconds: float = 2.0
+    """How slow a slow answer is."""
+    retry_after: int = 1
+    """The ``Retry-After`` seconds of an injected 429."""
+    seed: int | None = None
+    """Seed of the random draws, for repeatable demos."""
+    _queue: deque[tuple[Fault, str | None]] = attrs.field(factory=deque, init=False)
+    _random: random.Random = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._random = random.Random(self.seed)  # noqa: S311 (fault draws, not security)
+
+    def inject(self, fault: Fault | str, count: int = 1, *, endpoint: str | None = None) -> None:
+        """Answer the next ``count`` requests (of ``endpoint``, if given) with ``fault``.
+
+        Args:
+            fault: The failure, e.g. ``Fault.DROP`` or ``"429"``.
+            count: How many requests it applies to.
+            endpoint: ``"send_sms"``, ``"send_survey"``, ``"get_message"`` or
+                ``"send_feedback"``; any endpoint when None.
+        """
+        for _ in range(count):
+            self._queue.append((Fault(fault), endpoint))
+
+    def clear(self) -> None:
+        """Forget queued faults and set every share back to 0."""
+        self._queue.clear()
+        self.share_429 = self.share_500 = self.share_slow = self.share_drop = 0.0
+
+    def draw(self, endpoint: str) -> Fault | None:
+        """The fault for one request of ``endpoint``, or None to answer normally."""
+        for index, (fault, only) in enumerate(self._queue):
+            if only is None or only == endpoint:
+                del self._queue[index]
+                return fault
+        for fault, share in (
+            (Fault.DROP, self.share_drop),
+            (Fault.RATE_LIMIT, self.share_429),
+            (Fault.INTERNAL_ERROR, self.share_500),
+            (Fault.SLOW, self.share_slow),
+        ):
+            if share > 0 and self._random.random() < share:
+                return fault
+        return None
