@@ -3,7 +3,7 @@ r"""Count the SMS parts a text needs, as 8x8 bills them (GSM 03.38 / UCS-2).
 8x8's rules: GSM7 holds 160 characters in one part and 153 per part when split; UCS2 holds 70
 and 67. At most 10 parts are sent: a longer text is cut, without an error. ``AUTO`` picks UCS2
 as soon as one character is outside the GSM alphabet. The docs do not say it, but the GSM
-extension characters (``^{}\\[~]|€`` and form feed) take two septets each (3GPP TS 23.038).
+extension characters (``^{}\[~]|€`` and form feed) take two septets each (3GPP TS 23.038).
 """
 
 from __future__ import annotations

@@ -13,10 +13,11 @@ Test numbers (any other valid number is delivered):
 
 from ._app import TEST_NUMBERS, SandboxState, StoredMessage
 from ._faults import Fault, Faults
-from ._server import DEFAULT_SUBACCOUNT, Sandbox
+from ._server import DEFAULT_SUBACCOUNT, ClientKwargs, Sandbox
 
 __all__ = [
     "DEFAULT_SUBACCOUNT",
+    "ClientKwargs",
     "TEST_NUMBERS",
     "Fault",
     "Faults",

@@ -537,7 +537,8 @@ class SandboxApp:
             await _drop_connection(send)
             return
         if fault is Fault.SLOW:
-            await asyncio.sleep(self.state.faults.slow_seconds)
+            # Slow to answer, not slow to arrive: the request is handled (and rate-limited) now.
+            send = _delayed(send, self.state.faults.slow_seconds)
         response: Response | None = None
         if fault is Fault.RATE_LIMIT:
             seconds = self.state.faults.retry_after
@@ -567,6 +568,15 @@ class SandboxApp:
         await self.router(scope, receive, send)
 
 
+def _delayed(send: Send, seconds: float) -> Send:
+    async def delayed_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await asyncio.sleep(seconds)
+        await send(message)
+
+    return delayed_send
+
+
 async def _rejected_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, _Rejected)
     return exc.response
@@ -588,8 +598,8 @@ async def _drop_connection(send: Send) -> None:
     # closing it gives the client a connection closed with no answer at all.
     cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    if isinstance(transport, asyncio.BaseTransport):
-        transport.close()
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()  # close() would wait for a TLS close_notify the client never sends
         return
     await send({"type": "http.response.start", "status": 200, "headers": []})
     raise _DroppedConnection

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import TypedDict
 
 import trustme
 import uvicorn
@@ -19,9 +20,18 @@ import uvicorn
 from ._app import SandboxState, build_app
 from ._faults import Faults
 
-__all__ = ["DEFAULT_SUBACCOUNT", "Sandbox"]
+__all__ = ["DEFAULT_SUBACCOUNT", "ClientKwargs", "Sandbox"]
 
 DEFAULT_SUBACCOUNT = "sandbox_hq"
+
+
+class ClientKwargs(TypedDict):
+    """The ``AsyncSmsClient`` arguments that point at a sandbox."""
+
+    api_key: str
+    subaccount_id: str
+    base_url: str
+    verify: str
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -111,7 +121,7 @@ class Sandbox:
         """Connections the server holds open right now."""
         return 0 if self._server is None else len(self._server.server_state.connections)
 
-    def client_kwargs(self) -> dict[str, str]:
+    def client_kwargs(self) -> ClientKwargs:
         """The ``AsyncSmsClient`` arguments that point at this sandbox."""
         assert self.ca_path is not None
         return {
