@@ -29,7 +29,7 @@ def test_readme_example_runs(source: str, tmp_path: Path) -> None:
     """Each complete example runs to the end against the sandbox it starts."""
     script = tmp_path / "example.py"
     script.write_text(source)
-    result = subprocess.run(  # noqa: S603 (our own interpreter, our own file)
+    result = subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,
         text=True,
