@@ -7,10 +7,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from eightxeight_async._cli import cli
 from eightxeight_async.sandbox import Sandbox
 
 pytestmark = pytest.mark.integration
@@ -81,47 +85,6 @@ async def test_send_status_feedback_commands(sandbox: Sandbox) -> None:
     assert sandbox.state.messages[sent["umid"]].feedback
 
 
-async def test_survey_command(sandbox: Sandbox) -> None:
-    """survey sends a template with variables."""
-    code, out, err = await run_cli(
-        "survey",
-        "nps",
-        "--to",
-        "+6591234567",
-        "--template",
-        "Hi {{name}}: {{url:}}",
-        "--var",
-        "name=Ana",
-        env=sandbox_env(sandbox),
-    )
-    assert code == 0, err
-    assert "QUEUED" in out
-
-
-@pytest.mark.parametrize(
-    ("args", "override", "expected"),
-    [
-        pytest.param(["send", "--to", "12", "--text", "x"], {}, 3, id="validation"),
-        pytest.param(
-            ["send", "--to", "+6591234567", "--text", "x"],
-            {"EIGHTXEIGHT_API_KEY": "bad"},
-            4,
-            id="api",
-        ),
-        pytest.param(["send", "--to", "+15550100003", "--text", "x"], {}, 4, id="rejected"),
-        pytest.param(["status", "dec02e44-c76f-4a0a-b69f-6ac2a4386eb9"], {}, 4, id="not-found"),
-    ],
-)
-async def test_exit_codes(
-    sandbox: Sandbox, args: list[str], override: dict[str, str], expected: int
-) -> None:
-    """Validation, API and rejection failures have their own exit codes and one stderr line."""
-    code, _, err = await run_cli(*args, env={**sandbox_env(sandbox), **override})
-    assert code == expected
-    assert err.startswith("error:")
-    assert "+6591234567" not in err
-
-
 async def test_connection_error_exit_code(tmp_path: Path) -> None:
     """Nothing listening: exit code 5."""
     async with Sandbox(cert_dir=tmp_path) as server:
@@ -129,3 +92,77 @@ async def test_connection_error_exit_code(tmp_path: Path) -> None:
     code, _, err = await run_cli("status", "dec02e44-c76f-4a0a-b69f-6ac2a4386eb9", env=env)
     assert code == 5
     assert "nothing was sent" in err
+
+
+@pytest.fixture
+def threaded_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox serving from its own thread and loop, so that in-process CLI runs can call it."""
+    sandbox = Sandbox(sent_after=0.1, delivered_after=0.2, cert_dir=tmp_path)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    started = threading.Event()
+
+    async def serve() -> None:
+        async with sandbox:
+            started.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),))
+    thread.start()
+    assert started.wait(30)
+    try:
+        yield sandbox
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
+
+
+def invoke(sandbox: Sandbox, *args: str, **env: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), env={**sandbox_env(sandbox), **env})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_in_process_journey(threaded_sandbox: Sandbox) -> None:
+    """send, status --wait, feedback and survey, rendered as tables and as JSON."""
+    code, out, _ = invoke(threaded_sandbox, "send", "--to", "+6591234567", "--text", "Code 1")
+    assert code == 0
+    assert "QUEUED" in out
+    assert "+6591234567" not in out
+    code, out, _ = invoke(threaded_sandbox, "--json", "send", "--to", "+15550100001", "--text", "x")
+    umid = json.loads(out)["umid"]
+    code, out, _ = invoke(threaded_sandbox, "status", umid, "--wait")
+    assert code == 0
+    assert "undelivered" in out
+    assert "15 Invalid destination" in out
+    code, out, _ = invoke(threaded_sandbox, "--json", "feedback", umid, "failure")
+    assert json.loads(out) == {"umid": umid, "outcome": "failure", "accepted": True}
+    code, out, _ = invoke(threaded_sandbox, "survey", "nps", "--to", "+6591234567")
+    assert code == 0
+    code, _, _ = invoke(threaded_sandbox, "survey", "nps", "--to", "+6591234567", "--var", "x")
+    assert code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        pytest.param(["send", "--to", "12", "--text", "x"], {}, 3, id="validation"),
+        pytest.param(
+            ["send", "--to", "+6591234567", "--text", "x"],
+            {"EIGHTXEIGHT_API_KEY": "k"},
+            4,
+            id="api",
+        ),
+        pytest.param(["send", "--to", "+15550100003", "--text", "x"], {}, 4, id="rejected"),
+        pytest.param(
+            ["feedback", "dec02e44-c76f-4a0a-b69f-6ac2a4386eb9", "success"], {}, 4, id="404"
+        ),
+    ],
+)
+def test_in_process_exit_codes(
+    threaded_sandbox: Sandbox, args: list[str], env: dict[str, str], expected: int
+) -> None:
+    """Each kind of failure has its exit code."""
+    code, _, err = invoke(threaded_sandbox, *args, **env)
+    assert code == expected
+    assert err.startswith("error:")
