@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from ._config import (
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
     ENV_API_KEY,
     ENV_BASE_URL,
@@ -22,6 +23,7 @@ from ._config import (
     RateLimits,
     Region,
     RetryPolicy,
+    pool_limits,
 )
 from ._converters import structure_response, unstructure_request
 from ._errors import RateLimitError, ResponseValidationError, ValidationError
@@ -96,6 +98,7 @@ class AsyncSmsClient:
         transport: TransportTypes = "httpx",
         verify: VerifyTypes = True,
         http_client: httpx.AsyncClient | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         """Configure the client; nothing is connected until the first request.
 
@@ -114,6 +117,8 @@ class AsyncSmsClient:
             verify: ``True``, a CA bundle path, or an ``ssl.SSLContext`` that refuses TLS < 1.3.
             http_client: An ``httpx.AsyncClient`` to use as is (its own TLS settings apply); the
                 client never closes it.
+            max_connections: Connections in the pool, all kept alive; requests beyond it wait
+                in the SDK rather than in httpcore's queue (ignored with ``http_client``).
 
         Raises:
             ValidationError: When a setting breaks a rule (a missing API key included).
@@ -134,6 +139,10 @@ class AsyncSmsClient:
         self._rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self._owns_limiter = rate_limiter is None
         self._limiter: RateLimiter = rate_limiter or InProcessRateLimiter()
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise ValidationError("max_connections", "an integer of at least 1")
+        if max_connections < 1:
+            raise ValidationError("max_connections", "an integer of at least 1")
         if http_client is not None:
             if verify is not True:
                 raise ValidationError("verify", "left as True when http_client is given")
@@ -144,9 +153,14 @@ class AsyncSmsClient:
         else:
             self._owns_http = True
             client = build_http_client(
-                ssl_context=build_ssl_context(verify), timeout=self._timeout, transport=transport
+                ssl_context=build_ssl_context(verify),
+                timeout=self._timeout,
+                transport=transport,
+                limits=pool_limits(max_connections),
             )
-        self._sender = HttpSender(client, self._api_key)
+        self._sender = HttpSender(
+            client, self._api_key, max_in_flight=max_connections if self._owns_http else None
+        )
         self._state = _State.UNOPENED
 
     def __repr__(self) -> str:

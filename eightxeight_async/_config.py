@@ -17,6 +17,7 @@ from ._errors import ValidationError
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_TIMEOUT",
     "ENV_API_KEY",
     "ENV_BASE_URL",
@@ -24,6 +25,7 @@ __all__ = [
     "RateLimits",
     "Region",
     "RetryPolicy",
+    "pool_limits",
 ]
 
 ENV_API_KEY = "EIGHTXEIGHT_API_KEY"
@@ -33,11 +35,24 @@ ENV_BASE_URL = "EIGHTXEIGHT_BASE_URL"
 #: Finite by default: a send stuck forever on a dead connection is worse than a clear timeout.
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0, pool=10.0)
 
-#: Keep-alive matches the pool size: with httpx's default of 20 kept alive out of 100, a busy
-#: worker closes and re-opens TLS connections all the time, each handshake costing milliseconds.
-DEFAULT_LIMITS = httpx.Limits(
-    max_connections=100, max_keepalive_connections=100, keepalive_expiry=30
-)
+#: Connections per client, and requests handed to the pool at once (see ``pool_limits``).
+DEFAULT_MAX_CONNECTIONS = 100
+
+
+def pool_limits(max_connections: int) -> httpx.Limits:
+    """The httpx pool limits for ``max_connections`` connections.
+
+    Keep-alive matches the pool size: with httpx's default of 20 kept alive out of 100, a busy
+    worker closes and re-opens TLS connections all the time, each handshake costing milliseconds.
+    """
+    return httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=30,
+    )
+
+
+DEFAULT_LIMITS = pool_limits(DEFAULT_MAX_CONNECTIONS)
 
 
 class Region(str, enum.Enum):

@@ -29,6 +29,7 @@ from ._errors import (
     ValidationError,
     make_status_error,
 )
+from ._pool import install_linear_pool
 from ._retry import parse_retry_after
 from ._version import __version__
 
@@ -107,7 +108,9 @@ def build_http_client(
         ValidationError: When ``transport`` is unknown, or ``"aiohttp"`` without its extra.
     """
     if transport == "httpx":
-        return httpx.AsyncClient(verify=ssl_context, timeout=timeout, limits=limits)
+        pool_transport = httpx.AsyncHTTPTransport(verify=ssl_context, limits=limits)
+        install_linear_pool(pool_transport)
+        return httpx.AsyncClient(transport=pool_transport, timeout=timeout)
     if transport == "aiohttp":
         try:
             from httpx_aiohttp import AiohttpTransport
@@ -289,8 +292,14 @@ def map_transport_error(
 class HttpSender:
     """Sends one attempt of one request over a shared ``httpx.AsyncClient``."""
 
-    def __init__(self, client: httpx.AsyncClient, api_key: str) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, api_key: str, max_in_flight: int | None = None
+    ) -> None:
         self.client = client
+        # httpcore's pool scans every connection and every waiting request on each change, so
+        # its CPU cost per request grows with both. Requests beyond the pool's size wait here,
+        # in a plain semaphore, instead of in the pool's queue.
+        self._gate = asyncio.Semaphore(max_in_flight) if max_in_flight else None
         # Built once: every request carries the same headers, and dict copies add up at 1000s/s.
         self._headers = {
             "Authorization": f"Bearer {api_key}",
@@ -329,7 +338,11 @@ class HttpSender:
         )
         started = time.perf_counter()
         try:
-            response = await self.client.send(request)
+            if self._gate is None:
+                response = await self.client.send(request)
+            else:
+                async with self._gate:
+                    response = await self.client.send(request)
         except httpx.TransportError as exc:
             kind = classify_transport_error(exc)
             if kind == "tls_handshake_eof":

@@ -146,12 +146,21 @@ async def retry_call(
     Raises:
         EightXEightError: The last attempt's error, as it was (never ``tenacity.RetryError``).
     """
-    if policy.max_attempts == 1:
-        return await fn()  # the common "no retry" path skips tenacity's bookkeeping
+    # The first attempt runs outside tenacity: most calls succeed at once, and building a
+    # retry loop for them costs more CPU than the SDK's whole request layer.
+    try:
+        return await fn()
+    except Exception as exc:
+        if policy.max_attempts == 1 or not should_retry(exc, idempotent=idempotent, policy=policy):
+            raise
+        first_wait = wait_for_attempt(policy, exc, 1)
+        if on_retry is not None:
+            await on_retry(exc, first_wait)
+    await sleep(first_wait)
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
-        return wait_for_attempt(policy, exc, state.attempt_number)
+        return wait_for_attempt(policy, exc, state.attempt_number + 1)
 
     async def before_sleep(state: tenacity.RetryCallState) -> None:
         if on_retry is not None and state.outcome is not None:
@@ -160,7 +169,7 @@ async def retry_call(
                 await on_retry(exc, state.upcoming_sleep)
 
     retrying = tenacity.AsyncRetrying(
-        stop=tenacity.stop_after_attempt(policy.max_attempts),
+        stop=tenacity.stop_after_attempt(policy.max_attempts - 1),
         wait=wait,
         retry=tenacity.retry_if_exception(
             lambda exc: should_retry(exc, idempotent=idempotent, policy=policy)
