@@ -154,18 +154,35 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _aiohttp_kind(err: BaseException) -> FailureKind | None:
+def _aiohttp_error(chain: list[BaseException]) -> BaseException | None:
+    return next((err for err in chain if type(err).__module__.startswith("aiohttp")), None)
+
+
+def _aiohttp_kind(err: BaseException, chain: list[BaseException], https: bool) -> FailureKind:
     # httpx-aiohttp maps every aiohttp.ClientConnectionError, a server disconnect after the
     # request went out included, to httpx.ConnectTimeout: the aiohttp cause tells the truth.
-    module = type(err).__module__
-    if not module.startswith("aiohttp"):
-        return None
     names = {cls.__name__ for cls in type(err).__mro__}
-    if "ClientConnectorError" in names or "ConnectionTimeoutError" in names:
-        return "before_send"
+    if "ClientConnectorCertificateError" in names:
+        return "tls_certificate"
     if "InvalidURL" in names or "NonHttpUrlClientError" in names:
         return "config"
+    if "ClientConnectorError" in names:
+        # aiohttp reports a peer that hung up during the TLS handshake as a connector error
+        # caused by a reset or an SSL EOF; only a probe can tell a TLS 1.2 server from the rest.
+        causes = [*chain, getattr(err, "os_error", None)]
+        if https and any(isinstance(e, (ssl.SSLError, ConnectionResetError)) for e in causes):
+            return "tls_handshake_eof"
+        return "before_send"
+    if "ConnectionTimeoutError" in names:
+        return "before_send"
     return "ambiguous"
+
+
+def _is_timeout(exc: httpx.TransportError, chain: list[BaseException]) -> bool:
+    aiohttp_error = _aiohttp_error(chain)
+    if aiohttp_error is not None:
+        return "Timeout" in type(aiohttp_error).__name__
+    return isinstance(exc, httpx.TimeoutException)
 
 
 def classify_transport_error(exc: httpx.TransportError) -> FailureKind:
@@ -193,10 +210,13 @@ def classify_transport_error(exc: httpx.TransportError) -> FailureKind:
         # The peer hung up in the middle of the handshake. Servers built on Python's asyncio (and
         # some middleboxes) do that instead of sending a protocol_version alert.
         return "tls_handshake_eof"
-    for err in chain:
-        kind = _aiohttp_kind(err)
-        if kind is not None:
-            return kind
+    aiohttp_error = _aiohttp_error(chain)
+    if aiohttp_error is not None:
+        try:
+            https = exc.request.url.scheme == "https"
+        except RuntimeError:  # raised by httpx when the error carries no request
+            https = True
+        return _aiohttp_kind(aiohttp_error, chain, https)
     if isinstance(exc, httpx.UnsupportedProtocol):
         return "config"
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
@@ -264,7 +284,7 @@ def map_transport_error(
             request=request,
             retryable=False,
         )
-    is_timeout = isinstance(exc, httpx.TimeoutException)
+    is_timeout = _is_timeout(exc, _chain(exc))
     if kind == "before_send":
         if is_timeout:
             return APITimeoutError(

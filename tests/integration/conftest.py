@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 
 from eightxeight_async import AsyncSmsClient, RateLimits
+from eightxeight_async._http import TransportTypes
 from eightxeight_async.sandbox import Sandbox
 
 
@@ -23,11 +24,20 @@ async def sandbox() -> AsyncIterator[Sandbox]:
         yield server
 
 
+@pytest.fixture(params=["httpx", "aiohttp"])
+def transport(request: pytest.FixtureRequest) -> TransportTypes:
+    """Every integration test runs on both transports."""
+    value: TransportTypes = request.param
+    return value
+
+
 @pytest.fixture
-async def client(sandbox: Sandbox) -> AsyncIterator[AsyncSmsClient]:
+async def client(sandbox: Sandbox, transport: TransportTypes) -> AsyncIterator[AsyncSmsClient]:
     """A client for the sandbox; send limits lifted, details at 8x8's 1 request/s."""
     limits = RateLimits(send_per_second=1e6, send_burst=10**6)
-    async with AsyncSmsClient(**sandbox.client_kwargs(), rate_limits=limits) as sms:
+    async with AsyncSmsClient(
+        **sandbox.client_kwargs(), rate_limits=limits, transport=transport
+    ) as sms:
         yield sms
 
 

@@ -6,11 +6,13 @@ import asyncio
 import itertools
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import eightxeight_async as e
 from eightxeight_async import AsyncSmsClient, RateLimits, RetryPolicy
+from eightxeight_async._http import TransportTypes
 from eightxeight_async.sandbox import Fault, Sandbox
 from eightxeight_async.testing import retry_without_waiting
 
@@ -95,11 +97,11 @@ async def test_426_is_not_retried(sandbox: Sandbox, client: AsyncSmsClient) -> N
 
 
 async def test_tls12_only_server_is_tls_version_error_without_retry(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, transport: TransportTypes
 ) -> None:
     """Against a TLS 1.2-only server: TLSVersionError after one attempt, nothing sent."""
     async with Sandbox(tls12_only=True) as server:
-        async with AsyncSmsClient(**server.client_kwargs()) as client:
+        async with AsyncSmsClient(**server.client_kwargs(), transport=transport) as client:
             with (
                 caplog.at_level(logging.DEBUG, logger="eightxeight_async"),
                 pytest.raises(e.TLSVersionError),
@@ -111,11 +113,16 @@ async def test_tls12_only_server_is_tls_version_error_without_retry(
     assert "TLSVersionError" in attempts[0].getMessage()
 
 
-async def test_wrong_ca_is_a_connection_error_without_retry(sandbox: Sandbox) -> None:
+async def test_wrong_ca_is_a_connection_error_without_retry(
+    sandbox: Sandbox, transport: TransportTypes
+) -> None:
     """A certificate the client does not trust is an APIConnectionError, never retried."""
     # The default verify=True trusts certifi's CAs, which do not know the sandbox's.
     async with AsyncSmsClient(
-        api_key=sandbox.api_key, subaccount_id=sandbox.subaccount_id, base_url=sandbox.base_url
+        api_key=sandbox.api_key,
+        subaccount_id=sandbox.subaccount_id,
+        base_url=sandbox.base_url,
+        transport=transport,
     ) as client:
         with retry_without_waiting() as waits, pytest.raises(e.APIConnectionError) as info:
             await client.send_sms(destination=PHONE, text="hi")
@@ -124,11 +131,13 @@ async def test_wrong_ca_is_a_connection_error_without_retry(sandbox: Sandbox) ->
     assert waits == []
 
 
-async def test_connection_refused_is_retried_then_raised(tmp_path: Path) -> None:
+async def test_connection_refused_is_retried_then_raised(
+    tmp_path: Path, transport: TransportTypes
+) -> None:
     """Nothing listening: connection errors before sending are retried, then raised."""
     async with Sandbox(cert_dir=tmp_path) as server:
         kwargs = server.client_kwargs()
-    async with AsyncSmsClient(**kwargs) as client:
+    async with AsyncSmsClient(**kwargs, transport=transport) as client:
         with retry_without_waiting() as waits, pytest.raises(e.APIConnectionError) as info:
             await client.send_sms(destination=PHONE, text="hi")
     assert "nothing was sent" in str(info.value)
@@ -149,11 +158,15 @@ async def test_details_limit_holds_with_ten_concurrent_callers(
     assert sandbox.state.rate_limited[sandbox.subaccount_id] == 0
 
 
-async def test_no_connection_leaks_after_faults_and_aclose(sandbox: Sandbox) -> None:
+async def test_no_connection_leaks_after_faults_and_aclose(
+    sandbox: Sandbox, transport: TransportTypes
+) -> None:
     """After a run of faults and aclose(), the server sees every connection closed."""
     sandbox.state.details_per_second = 1000.0  # this test is about connections, not the limit
     client = AsyncSmsClient(
-        **sandbox.client_kwargs(), rate_limits=RateLimits(details_per_second=1000, details_burst=10)
+        **sandbox.client_kwargs(),
+        rate_limits=RateLimits(details_per_second=1000, details_burst=10),
+        transport=transport,
     )
     sent = await client.send_sms(destination=PHONE, text="hi")
     with retry_without_waiting():
@@ -169,6 +182,15 @@ async def test_no_connection_leaks_after_faults_and_aclose(sandbox: Sandbox) -> 
     await eventually(lambda: sandbox.open_connections == 0)
 
 
+def connections_in_use(client: AsyncSmsClient) -> int:
+    """Connections the client's pool has lent out, for either transport."""
+    transport: Any = client._sender.client._transport
+    pool = getattr(transport, "_pool", None)
+    if pool is not None:
+        return len([c for c in pool.connections if not c.is_idle() and not c.is_closed()])
+    return len(transport.client.connector._acquired)
+
+
 async def test_cancelled_request_releases_its_connection(
     sandbox: Sandbox, client: AsyncSmsClient
 ) -> None:
@@ -180,8 +202,6 @@ async def test_cancelled_request_releases_its_connection(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    pool = client._sender.client._transport._pool  # type: ignore[attr-defined]
-    assert all(not c.is_available() or c.is_idle() for c in pool.connections)
-    assert len([c for c in pool.connections if not c.is_idle()]) == 0
+    assert connections_in_use(client) == 0
     details = await client.get_message(sent.umid)
     assert details.umid == sent.umid

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 import eightxeight_async as e
 from eightxeight_async import AsyncSmsClient
+from eightxeight_async._http import TransportTypes
 from eightxeight_async.sandbox import Sandbox
 
 from .conftest import eventually, serve_http
@@ -88,11 +89,13 @@ async def test_rejected_test_number_is_rejected_in_200(client: AsyncSmsClient) -
     assert "MSISDN" in (sent.status.description or "")
 
 
-async def test_wrong_key_is_authentication_error(sandbox: Sandbox) -> None:
+async def test_wrong_key_is_authentication_error(
+    sandbox: Sandbox, transport: TransportTypes
+) -> None:
     """A wrong key gets 401 / code 1200."""
     kwargs = sandbox.client_kwargs()
     kwargs["api_key"] = "wrong"
-    async with AsyncSmsClient(**kwargs) as client:
+    async with AsyncSmsClient(**kwargs, transport=transport) as client:
         with pytest.raises(e.AuthenticationError) as info:
             await client.send_sms(destination=PHONE, text="hi")
     assert info.value.code == 1200
