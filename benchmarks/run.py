@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -226,6 +227,8 @@ def plot(table: dict[str, Any], concurrencies: list[int], path: Path) -> None:
 
 
 def main() -> None:
+    # A SIGTERM still runs the `finally` below, so the nginx this script started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=3000)

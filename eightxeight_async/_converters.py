@@ -112,18 +112,23 @@ def _is_open_enum(tp: Any) -> bool:
     return len(enums) == 1 and args == {enums[0], str}
 
 
-def _structure_open_enum(value: object, tp: Any) -> object:
+def _open_enum_hook(tp: Any) -> Callable[[object, Any], object]:
+    """Build the structure hook of one ``Enum | str`` (maybe ``| None``) type, resolved once."""
     args = get_args(tp)
-    if value is None and type(None) in args:
-        return None
-    if not isinstance(value, str):
-        msg = f"expected a string, got {type(value).__name__}"
-        raise TypeError(msg)
+    nullable = type(None) in args
     enum_cls = next(a for a in args if isinstance(a, type) and issubclass(a, enum.Enum))
-    try:
-        return enum_cls(value)
-    except ValueError:
-        return value  # an enum value we do not know yet: kept, never a crash
+    known = {member.value: member for member in enum_cls}
+
+    def structure(value: object, _tp: Any) -> object:
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str):
+            msg = f"expected a string, got {type(value).__name__}"
+            raise TypeError(msg)
+        # An enum value we do not know yet is kept as the raw string, never a crash.
+        return known.get(value, value)
+
+    return structure
 
 
 def _structure_str(value: object, _tp: object) -> str:
@@ -170,7 +175,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_structure_hook(datetime, _structure_datetime)
     conv.register_unstructure_hook(datetime, format_datetime)
-    conv.register_structure_hook_func(_is_open_enum, _structure_open_enum)
+    conv.register_structure_hook_factory(_is_open_enum, _open_enum_hook)
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
         renames = {a.name: override(rename=to_camel(a.name)) for a in attrs.fields(cls)}
