@@ -145,3 +145,53 @@ def test_validation_error_pickles() -> None:
 
     err = pickle.loads(pickle.dumps(e.ValidationError("source", "at most 16 characters")))
     assert (err.field, err.rule) == ("source", "at most 16 characters")
+
+
+EIGHT_BY_EIGHT_CODES = [
+    (400, 1000, "Invalid parameter"),
+    (400, 1001, "Provided subAccountId doesn't belongs to your account"),
+    (400, 1002, "Invalid MSISDN format (not E.164 international number)"),
+    (400, 1003, "Invalid Encoding"),
+    (400, 1004, "Invalid Text"),
+    (400, 1005, "Invalid Source"),
+    (400, 1006, "Invalid Expiry"),
+    (400, 1007, "Invalid SMS Template"),
+    (400, 1008, "Invalid ID"),
+    (400, 1009, "Invalid Country Code"),
+    (400, 1010, "Parameter out of range"),
+    (400, 1011, "Invalid Schedule Time"),
+    (400, 1012, "Invalid Ip Address"),
+    (426, 1014, "TLS 1.3+ is required for Singapore-bound messages. Detected: TLSv1.2"),
+    (400, 1100, "Bulk limit reached"),
+    (401, 1200, "Request was not authenticated properly"),
+    (403, 1201, "Account not in prepaid mode"),
+    (404, 1300, "Message not found."),
+    (400, 1400, "Resending interval violation"),
+    (500, 2000, "Internal Error"),
+    (500, 2001, "Function not implemented"),
+    (410, 2002, "Unsupported API version"),
+    (400, 2003, "Unsupported product"),
+    (400, 3009, "Too long ClientMessageId"),
+    (400, 3020, "Invalid DR Callback URL"),
+    (404, 4018, "Invalid jobId"),
+    (429, 429, "Quota exceeded. Please try again in 1 second(s)."),
+    (400, 9999, "A code 8x8 has not documented yet"),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "message"), EIGHT_BY_EIGHT_CODES)
+def test_every_8x8_code_lands_on_the_error(status: int, code: int, message: str) -> None:
+    """Each documented code (and an unknown one) is kept on its status's error, message intact."""
+    body = {
+        "code": code,
+        "message": message,
+        "errorId": "id-1",
+        "timestamp": "2020-06-18T06:42:57.20Z",
+    }
+    err = make_status_error(
+        response(status, body), retry_after=None, parse_timestamp=parse_datetime
+    )
+    assert type(err) is error_class_for_status(status)
+    assert err.code == code
+    assert message.rstrip(".") in str(err)
+    assert f"(HTTP {status}, code {code})" in str(err)

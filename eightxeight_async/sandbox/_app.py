@@ -518,9 +518,16 @@ class SandboxApp:
         )
         self.router.state.sandbox = state
 
+    async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await _admin_response(self.state, Request(scope, receive))
+        await response(scope, receive, send)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.router(scope, receive, send)  # lifespan
+            return
+        if scope["path"].startswith("/_sandbox/"):
+            await self._admin(scope, receive, send)
             return
         endpoint = _endpoint_of(
             scope["method"], scope.get("raw_path", b"").decode() or scope["path"]
@@ -575,6 +582,47 @@ def _delayed(send: Send, seconds: float) -> Send:
         await send(message)
 
     return delayed_send
+
+
+async def _admin_response(state: SandboxState, request: Request) -> Response:
+    """``/_sandbox/faults`` (GET, POST) and ``/_sandbox/stats`` (GET), for run-time control."""
+    if request.headers.get("authorization", "") != f"Bearer {state.api_key}":
+        return error(401, 1200, "Request was not authenticated properly")
+    faults = state.faults
+    if request.url.path == "/_sandbox/faults" and request.method == "POST":
+        try:
+            body = json.loads(await request.body() or b"{}")
+            if "inject" in body:
+                faults.inject(
+                    body["inject"], int(body.get("count", 1)), endpoint=body.get("endpoint")
+                )
+            for name in ("share_429", "share_500", "share_slow", "share_drop", "slow_seconds"):
+                if name in body:
+                    setattr(faults, name, float(body[name]))
+            if body.get("clear"):
+                faults.clear()
+        except (TypeError, ValueError, AttributeError):  # not an object, or a bad value
+            return error(400, 1000, "Invalid fault settings.")
+    if request.url.path in ("/_sandbox/faults", "/_sandbox/stats") and request.method in (
+        "GET",
+        "POST",
+    ):
+        return JSONResponse(
+            {
+                "faults": {
+                    "share_429": faults.share_429,
+                    "share_500": faults.share_500,
+                    "share_slow": faults.share_slow,
+                    "share_drop": faults.share_drop,
+                    "slow_seconds": faults.slow_seconds,
+                    "queued": faults.queued(),
+                },
+                "requests": dict(state.requests),
+                "rate_limited": dict(state.rate_limited),
+                "messages": len(state.messages),
+            }
+        )
+    return error(404, 1300, "Object wasn't found or is already expired")
 
 
 async def _rejected_handler(request: Request, exc: Exception) -> Response:

@@ -66,6 +66,10 @@ class Faults:
         for _ in range(count):
             self._queue.append((Fault(fault), endpoint))
 
+    def queued(self) -> list[str]:
+        """The queued faults, in order, as ``"kind"`` or ``"kind@endpoint"``."""
+        return [f"{f.value}@{e}" if e else f.value for f, e in self._queue]
+
     def clear(self) -> None:
         """Forget queued faults and set every share back to 0."""
         self._queue.clear()

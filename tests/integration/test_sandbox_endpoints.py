@@ -208,3 +208,23 @@ async def test_delivery_receipt_is_posted_and_retried(
     assert payload["status"]["state"] == "undelivered"
     assert payload["status"]["errorCode"] == 15
     assert [status for _, _, status in sandbox.state.dlr_attempts] == [503, 200]
+
+
+async def test_faults_can_be_set_at_run_time_over_http(sandbox: Sandbox) -> None:
+    """POST /_sandbox/faults queues faults from another process; GET /_sandbox/stats reports."""
+    context = ssl.create_default_context(cafile=str(sandbox.ca_path))
+    auth = {"Authorization": f"Bearer {sandbox.api_key}"}
+    async with httpx.AsyncClient(verify=context, base_url=sandbox.base_url) as http:
+        denied = await http.post("/_sandbox/faults", json={"inject": "429"})
+        assert denied.status_code == 401
+        bad = await http.post("/_sandbox/faults", json={"inject": "teapot"}, headers=auth)
+        assert bad.status_code == 400
+        answer = await http.post(
+            "/_sandbox/faults",
+            json={"inject": "500", "count": 2, "endpoint": "send_sms", "share_slow": 0.0},
+            headers=auth,
+        )
+        assert answer.json()["faults"]["queued"] == ["500@send_sms", "500@send_sms"]
+        stats = (await http.get("/_sandbox/stats", headers=auth)).json()
+    assert stats["requests"] == {}
+    assert sandbox.faults.draw("send_sms") is not None
