@@ -157,8 +157,13 @@ class AsyncSmsClient:
                 transport=transport,
                 limits=pool_limits(max_connections),
             )
+        # The aiohttp transport's own pool stays cheap under load; httpcore's needs the gate.
+        gated = self._owns_http and transport == "httpx"
         self._sender = HttpSender(
-            client, self._api_key, max_in_flight=max_connections if self._owns_http else None
+            client,
+            self._api_key,
+            max_in_flight=max_connections if gated else None,
+            owns_client=self._owns_http,
         )
         self._state = _State.UNOPENED
 

@@ -309,27 +309,76 @@ def map_transport_error(
     )
 
 
+_URL_CACHE_SIZE = 256
+
+
 class HttpSender:
-    """Sends one attempt of one request over a shared ``httpx.AsyncClient``."""
+    """Sends one attempt of one request over a shared ``httpx.AsyncClient``.
+
+    Args:
+        client: The pool.
+        api_key: The bearer token.
+        max_in_flight: Requests handed to the pool at once; None for no limit here.
+        owns_client: Whether the client is the SDK's own. Its requests are then built directly,
+            skipping ``AsyncClient.build_request``, which merges default headers, cookies and
+            URL parts on every call: about 50 µs a request, a fifth of what the aiohttp
+            transport costs in all. An injected client keeps ``build_request``, so its own
+            defaults still apply.
+    """
 
     def __init__(
-        self, client: httpx.AsyncClient, api_key: str, max_in_flight: int | None = None
+        self,
+        client: httpx.AsyncClient,
+        api_key: str,
+        max_in_flight: int | None = None,
+        *,
+        owns_client: bool = False,
     ) -> None:
         self.client = client
         # httpcore's pool scans every connection and every waiting request on each change, so
         # its CPU cost per request grows with both. Requests beyond the pool's size wait here,
         # in a plain semaphore, instead of in the pool's queue.
         self._gate = asyncio.Semaphore(max_in_flight) if max_in_flight else None
-        # Built once: every request carries the same headers, and dict copies add up at 1000s/s.
+        self._direct = owns_client
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        # What AsyncClient would add itself, for the requests built directly.
+        transport_headers = {"Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
+        self._direct_headers = httpx.Headers({**transport_headers, **self._headers})
+        self._direct_json_headers = httpx.Headers({**transport_headers, **self._json_headers})
+        self._urls: dict[str, httpx.URL] = {}
 
     def __repr__(self) -> str:
         return f"<HttpSender client={self.client!r}>"
+
+    def _build(
+        self, method: str, url: str, content: bytes | None, timeout: httpx.Timeout
+    ) -> httpx.Request:
+        if not self._direct:
+            return self.client.build_request(
+                method,
+                url,
+                content=content,
+                headers=self._json_headers if content is not None else self._headers,
+                timeout=timeout,
+            )
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = httpx.URL(url)
+            # Send URLs repeat (one per subaccount); message URLs do not, and stop at the cap.
+            if len(self._urls) < _URL_CACHE_SIZE:
+                self._urls[url] = parsed
+        return httpx.Request(
+            method,
+            parsed,
+            content=content,
+            headers=self._direct_json_headers if content is not None else self._direct_headers,
+            extensions={"timeout": timeout.as_dict()},
+        )
 
     async def send(
         self,
@@ -349,13 +398,7 @@ class HttpSender:
             APIStatusError: For any non-2xx status, with 8x8's error body parsed.
             APIConnectionError: For any transport failure (subclass tells which).
         """
-        request = self.client.build_request(
-            method,
-            url,
-            content=content,
-            headers=self._json_headers if content is not None else self._headers,
-            timeout=timeout,
-        )
+        request = self._build(method, url, content, timeout)
         started = time.perf_counter()
         try:
             if self._gate is None:

@@ -62,7 +62,7 @@ def sms(**overrides: Any) -> SmsRequest:
         ),
         pytest.param({"scheduled": "2030-01-01"}, "scheduled", "a datetime", id="sched-str"),
         pytest.param(
-            {"scheduled": NOW + timedelta(days=7, minutes=1)},
+            {"scheduled": NOW + timedelta(days=8)},
             "scheduled",
             "no more than 7 days ahead",
             id="sched-8d",
