@@ -12,7 +12,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import datetime, timezone
 from typing import Any, NoReturn, TypeVar
 
@@ -74,14 +74,10 @@ def _exit_codes() -> Iterator[None]:
         _fail(str(exc), EXIT_RESPONSE)
 
 
-def _run(coro: Awaitable[_T]) -> _T:
+def _run(coro: Coroutine[Any, Any, _T]) -> _T:
     with _exit_codes():
-        return asyncio.run(_as_coroutine(coro))
-    raise AssertionError  # pragma: no cover (_exit_codes exits)
-
-
-async def _as_coroutine(awaitable: Awaitable[_T]) -> _T:
-    return await awaitable
+        return asyncio.run(coro)
+    raise AssertionError  # pragma: no cover (_exit_codes exits on every error it catches)
 
 
 class Settings:
