@@ -166,3 +166,12 @@ def test_in_process_exit_codes(
     code, _, err = invoke(threaded_sandbox, *args, **env)
     assert code == expected
     assert err.startswith("error:")
+
+
+def test_demo_in_process() -> None:
+    """The demo's journey, run in this process: delivered, feedback sent, faults shown."""
+    result = CliRunner().invoke(cli, ["demo", "--delivered-after", "0.4"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "delivered / delivered_to_recipient" in result.stdout
+    assert "waited Retry-After 1 s, then QUEUED" in result.stdout
+    assert "request(s) had to be refused" in result.stdout
