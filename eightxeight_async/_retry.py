@@ -130,7 +130,6 @@ async def retry_call(
     *,
     policy: RetryPolicy,
     idempotent: bool,
-    on_retry: Callable[[BaseException, float], Awaitable[None]] | None = None,
 ) -> _T:
     """Call ``fn`` until it succeeds, a failure is final, or the attempts run out.
 
@@ -138,7 +137,6 @@ async def retry_call(
         fn: One attempt (it takes its own rate-limit token each time).
         policy: The retry policy.
         idempotent: Whether repeating the request is harmless.
-        on_retry: Awaited with the error and the wait before each retry.
 
     Returns:
         What ``fn`` returned.
@@ -154,19 +152,11 @@ async def retry_call(
         if policy.max_attempts == 1 or not should_retry(exc, idempotent=idempotent, policy=policy):
             raise
         first_wait = wait_for_attempt(policy, exc, 1)
-        if on_retry is not None:
-            await on_retry(exc, first_wait)
     await sleep(first_wait)
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
         return wait_for_attempt(policy, exc, state.attempt_number + 1)
-
-    async def before_sleep(state: tenacity.RetryCallState) -> None:
-        if on_retry is not None and state.outcome is not None:
-            exc = state.outcome.exception()
-            if exc is not None:
-                await on_retry(exc, state.upcoming_sleep)
 
     retrying = tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(policy.max_attempts - 1),
@@ -177,6 +167,5 @@ async def retry_call(
         # Without reraise, tenacity raises RetryError and hides our typed error from the user.
         reraise=True,
         sleep=sleep,
-        before_sleep=before_sleep,
     )
     return await retrying(fn)

@@ -37,14 +37,14 @@ def test_forced_ucs2() -> None:
 
 
 @given(st.text(max_size=2000))
-def test_parts_are_bounded_and_monotonic(text: str) -> None:
-    """Parts are between 1 and 10, and adding a character never lowers them."""
+def test_parts_follow_8x8s_table(text: str) -> None:
+    """Parts are 1 up to the single-part size, then ceil(units / per-part size), at most 10."""
     info = count_segments(text)
-    assert 1 <= info.parts <= MAX_PARTS
-    assert count_segments(text + "x").parts >= info.parts or info.encoding != "GSM7"
-    assert info.truncated == (info.parts == MAX_PARTS and info.units > 153 * MAX_PARTS) or (
-        info.encoding == "UCS2"
-    )
+    single, per_part = (160, 153) if info.encoding == "GSM7" else (70, 67)
+    needed = 1 if info.units <= single else -(-info.units // per_part)
+    assert info.parts == min(needed, MAX_PARTS)
+    assert info.truncated == (needed > MAX_PARTS)
+    assert count_segments(text + "x").parts >= info.parts  # "x" is GSM: the encoding stays
 
 
 @given(st.text(alphabet="abcXYZ0123 @£$", max_size=500))
