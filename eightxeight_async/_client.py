@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import json
 import os
 from collections.abc import Mapping
 from datetime import datetime
@@ -24,7 +23,7 @@ from ._config import (
     RetryPolicy,
     pool_limits,
 )
-from ._converters import structure_response, unstructure_request
+from ._converters import decode_json, encode_json, structure_response, unstructure_request
 from ._errors import RateLimitError, ResponseValidationError, ValidationError
 from ._http import (
     HttpSender,
@@ -474,11 +473,7 @@ class AsyncSmsClient:
             msg = f"Cannot call {endpoint}: this AsyncSmsClient was closed with aclose()."
             raise RuntimeError(msg)
         request_timeout = self._timeout if timeout is None else _timeout(timeout)
-        content = (
-            None
-            if body is None
-            else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        )
+        content = None if body is None else encode_json(body)
         limits = self._rate_limits
         if bucket == _DETAILS:
             rate, burst = limits.details_per_second, limits.details_burst
@@ -525,7 +520,7 @@ def _new_client_message_id() -> str:
 
 def _parse(response: httpx.Response, cls: type[_T]) -> _T:
     try:
-        data = json.loads(response.content)
+        data = decode_json(response.content)
     except ValueError:
         msg = f"8x8 returned a {cls.__name__} body that is not JSON (HTTP {response.status_code})."
         raise ResponseValidationError(msg, path="$", response=response) from None

@@ -15,6 +15,7 @@ Known traps handled here:
 from __future__ import annotations
 
 import enum
+import json
 import re
 import types
 from collections.abc import Callable, Mapping
@@ -31,6 +32,8 @@ from ._models import FeedbackRequest, SmsRequest, SurveyRequest
 
 __all__ = [
     "converter",
+    "decode_json",
+    "encode_json",
     "format_datetime",
     "parse_datetime",
     "structure_response",
@@ -206,6 +209,34 @@ def unstructure_request(request: RequestTypes) -> dict[str, Any]:
     """Return the JSON-ready dict of a request: camelCase keys, no null fields."""
     result: dict[str, Any] = converter.unstructure(request)
     return result
+
+
+def encode_json(body: Mapping[str, Any]) -> bytes:
+    """Serialise a request body to compact UTF-8 JSON.
+
+    Raises:
+        ValueError: When the body holds NaN or an infinity (not JSON), or a string that is not
+            valid Unicode (a lone surrogate). Validators refuse both earlier, naming the field;
+            this is the backstop that keeps invalid JSON off the wire.
+    """
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the request body holds a string that is not valid Unicode") from None
+
+
+def decode_json(content: bytes) -> object:
+    """Parse a response body as JSON.
+
+    Raises:
+        ValueError: For anything that is not JSON, including nesting too deep for the parser
+            (a hostile body nested 100,000 levels raises ``RecursionError`` inside ``json``).
+    """
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
 
 
 def _describe(exc: BaseException) -> str:
