@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import resource
 import ssl
@@ -69,6 +70,11 @@ async def make_sender(
     if kind in ("sdk", "sdk-aiohttp"):
         from eightxeight_async import AsyncSmsClient, RateLimits
 
+        # BENCH_MAX_CONNECTIONS overrides the SDK's pool size (its default otherwise).
+        pool_size: dict[str, Any] = {}
+        if "BENCH_MAX_CONNECTIONS" in os.environ:
+            pool_size["max_connections"] = int(os.environ["BENCH_MAX_CONNECTIONS"])
+
         sms = AsyncSmsClient(
             api_key="bench-key",
             subaccount_id=SUBACCOUNT,
@@ -77,11 +83,7 @@ async def make_sender(
             # The limiter still runs on every request; only its ceiling is lifted.
             rate_limits=RateLimits.unlimited(),
             transport="aiohttp" if kind == "sdk-aiohttp" else "httpx",
-            **(
-                {"max_connections": int(os.environ["BENCH_MAX_CONNECTIONS"])}
-                if "BENCH_MAX_CONNECTIONS" in os.environ
-                else {}
-            ),
+            **pool_size,
         )
 
         async def send_sdk() -> Any:
@@ -91,6 +93,11 @@ async def make_sender(
 
         return send_sdk, sms.aclose
     raise SystemExit(f"unknown kind {kind}")
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of sorted values: right for a small --requests too."""
+    return ordered[max(math.ceil(q * len(ordered)), 1) - 1]
 
 
 async def main(kind: str, concurrency: int, total: int, base: str, ca: str) -> dict[str, Any]:
@@ -124,8 +131,8 @@ async def main(kind: str, concurrency: int, total: int, base: str, ca: str) -> d
         "concurrency": concurrency,
         "requests": len(latencies),
         "rps": len(latencies) / wall,
-        "p50_ms": latencies[len(latencies) // 2] * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
         "cpu_us_per_req": cpu / len(latencies) * 1e6,
         "peak_rss_mb": usage1.ru_maxrss / 1024,
     }

@@ -1,11 +1,14 @@
 """Benchmark the SDK against raw httpx and raw aiohttp, on a local nginx over TLS 1.3.
 
-Usage: python benchmarks/run.py [--runs 5] [--requests 3000] [--concurrency 1,16,64,256]
+Usage: python benchmarks/run.py [--runs 5] [--requests 2000] [--concurrency 1,16,64,256]
+                                [--kinds httpx,sdk,...] [--out DIR] [--save]
 
 Starts nginx (installing Debian's nginx-light if it is missing) on 127.0.0.1 with a trustme
 certificate, answering 8x8's send response; runs every client kind at every concurrency in its own
-process, the kinds interleaved round after round; stops nginx by its PID; writes
-benchmarks/results/results.json, results.md and cpu_per_request.png.
+process, the kinds interleaved round after round; stops nginx by its PID. Writes results.json,
+results.md and cpu_per_request.png to a new folder, benchmarks/runs/<UTC time>/ (or --out DIR);
+the committed benchmarks/results/ is only replaced with --save, which needs a complete run: every
+kind at 1, 16, 64 and 256 in flight, no failed cell.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,18 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import trustme
+from report import KINDS, LABELS, markdown, measured, summarise
 
 HERE = Path(__file__).parent
-RESULTS = HERE / "results"
-KINDS = ["httpx", "httpx-sdk-pool", "aiohttp", "httpx-aiohttp", "sdk", "sdk-aiohttp"]
-LABELS = {
-    "httpx": "raw httpx (default pool)",
-    "httpx-sdk-pool": "raw httpx (SDK's pool limits)",
-    "aiohttp": "raw aiohttp",
-    "httpx-aiohttp": "raw httpx on httpx-aiohttp",
-    "sdk": "send_sms, default transport",
-    "sdk-aiohttp": 'send_sms, transport="aiohttp"',
-}
+RESULTS = HERE / "results"  # the committed results, replaced only with --save
+RUNS = HERE / "runs"  # one folder per run (not committed: benchmarks/.gitignore)
+DEFAULT_RUNS, DEFAULT_REQUESTS, DEFAULT_CONCURRENCY = 5, 2000, [1, 16, 64, 256]
 SEND_RESPONSE = (
     '{"umid":"bda3d56d-1424-e711-813c-06ed3428fe67","clientMessageId":"b1",'
     '"destination":"6591234567","encoding":"GSM7",'
@@ -103,111 +99,36 @@ def accepts(status_port: int) -> int:
 def run_one(
     kind: str, concurrency: int, requests: int, base: str, ca: str, status_port: int
 ) -> dict[str, Any]:
+    """One cell's figures, or {"kind", "concurrency", "error"} when its client failed."""
     before = accepts(status_port)
-    output = subprocess.run(
-        [sys.executable, str(HERE / "client.py"), kind, str(concurrency), str(requests), base, ca],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    ).stdout
-    result: dict[str, Any] = json.loads(output)
+    command = [sys.executable, str(HERE / "client.py"), kind, str(concurrency), str(requests)]
+    try:
+        done = subprocess.run(
+            [*command, base, ca], capture_output=True, text=True, timeout=600, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"kind": kind, "concurrency": concurrency, "error": "no answer within 600 s"}
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return {"kind": kind, "concurrency": concurrency, "error": last}
+    result: dict[str, Any] = json.loads(done.stdout)
     result["new_connections"] = accepts(status_port) - before
     return result
 
 
-def summarise(rows: list[dict[str, Any]], concurrencies: list[int]) -> dict[str, Any]:
-    table: dict[str, Any] = {}
-    for kind in KINDS:
-        for c in concurrencies:
-            runs = [r for r in rows if r["kind"] == kind and r["concurrency"] == c]
-            if not runs:
-                continue
-            table[f"{kind}@{c}"] = {
-                metric: {
-                    "median": statistics.median(r[metric] for r in runs),
-                    "min": min(r[metric] for r in runs),
-                    "max": max(r[metric] for r in runs),
-                }
-                for metric in (
-                    "rps",
-                    "p50_ms",
-                    "p99_ms",
-                    "cpu_us_per_req",
-                    "peak_rss_mb",
-                    "new_connections",
-                )
-            } | {"runs": len(runs)}
-    return table
-
-
-def markdown(table: dict[str, Any], concurrencies: list[int], meta: dict[str, Any]) -> str:
-    lines = [
-        "# Benchmark results",
-        "",
-        f"{meta['when']}, {meta['machine']}; {meta['runs']} interleaved runs of {meta['requests']} "
-        "requests per cell after warm-up; nginx 1 worker, TLS 1.3, keep-alive. Median (min) of "
-        "the runs. CPU is the client process's user+system time per request.",
-        "",
-        "| client | in flight | req/s | p50 ms | p99 ms | CPU µs/req | vs raw httpx CPU | "
-        "vs raw aiohttp CPU | vs raw httpx req/s | peak RSS MB | new conns |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for kind in KINDS:
-        for c in concurrencies:
-            cell = table.get(f"{kind}@{c}")
-            if cell is None:
-                continue
-            httpx_cell = table.get(f"httpx@{c}")
-            aiohttp_cell = table.get(f"aiohttp@{c}")
-            cpu = cell["cpu_us_per_req"]["median"]
-            ratio_httpx = (
-                cpu / httpx_cell["cpu_us_per_req"]["median"] if httpx_cell else float("nan")
-            )
-            ratio_aiohttp = (
-                cpu / aiohttp_cell["cpu_us_per_req"]["median"] if aiohttp_cell else float("nan")
-            )
-            rps_ratio = (
-                cell["rps"]["median"] / httpx_cell["rps"]["median"] if httpx_cell else float("nan")
-            )
-            lines.append(
-                f"| {LABELS[kind]} | {c} | "
-                f"{cell['rps']['median']:.0f} ({cell['rps']['min']:.0f}) | "
-                f"{cell['p50_ms']['median']:.2f} | {cell['p99_ms']['median']:.2f} | "
-                f"{cpu:.0f} ({cell['cpu_us_per_req']['min']:.0f}) | {ratio_httpx:.2f}x | "
-                f"{ratio_aiohttp:.2f}x | {rps_ratio:.2f}x | {cell['peak_rss_mb']['median']:.0f} | "
-                f"{cell['new_connections']['median']:.0f} |"
-            )
-    lines += ["", "## CPU per request, 256 in flight over 1 in flight", ""]
-    for kind in KINDS:
-        low, high = (
-            table.get(f"{kind}@{concurrencies[0]}"),
-            table.get(f"{kind}@{concurrencies[-1]}"),
-        )
-        if low and high:
-            growth = high["cpu_us_per_req"]["median"] / low["cpu_us_per_req"]["median"]
-            lines.append(f"- {LABELS[kind]}: {growth:.2f}x")
-    lines += ["", "## The SDK's own layer (CPU over raw httpx on the same transport and pool)", ""]
-    for sdk, raw in (("sdk", "httpx-sdk-pool"), ("sdk-aiohttp", "httpx-aiohttp")):
-        parts = []
-        for c in concurrencies:
-            a, b = table.get(f"{sdk}@{c}"), table.get(f"{raw}@{c}")
-            if a and b:
-                parts.append(
-                    f"{c}: {a['cpu_us_per_req']['median'] / b['cpu_us_per_req']['median'] - 1:+.0%}"
-                )
-        lines.append(f"- {LABELS[sdk]} vs {LABELS[raw]}: " + ", ".join(parts))
-    return "\n".join(lines) + "\n"
-
-
-def plot(table: dict[str, Any], concurrencies: list[int], path: Path) -> None:
-    import matplotlib
+def plot(table: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[bench]'): no plot", flush=True)
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    kinds, concurrencies = measured(table)
     fig, ax = plt.subplots(figsize=(8, 5))
-    for kind in KINDS:
+    for kind in kinds:
         points = [
             (c, table[f"{kind}@{c}"]["cpu_us_per_req"]["median"])
             for c in concurrencies
@@ -226,19 +147,57 @@ def plot(table: dict[str, Any], concurrencies: list[int], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--runs", type=int, default=DEFAULT_RUNS, help=f"rounds (default {DEFAULT_RUNS})"
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=DEFAULT_REQUESTS,
+        help=f"per cell (default {DEFAULT_REQUESTS})",
+    )
+    parser.add_argument(
+        "--concurrency",
+        default=",".join(map(str, DEFAULT_CONCURRENCY)),
+        help="requests in flight, comma-separated",
+    )
+    parser.add_argument("--kinds", default=",".join(KINDS), help="clients, comma-separated")
+    parser.add_argument(
+        "--out", type=Path, help="folder for this run (default benchmarks/runs/TIME)"
+    )
+    parser.add_argument(
+        "--save", action="store_true", help="also replace the committed benchmarks/results/"
+    )
+    args = parser.parse_args(argv)
+    try:
+        args.concurrency = sorted({int(c) for c in args.concurrency.split(",")})
+    except ValueError:
+        parser.error("--concurrency takes whole numbers, e.g. 1,16,64,256")
+    asked = set(args.kinds.split(","))
+    if asked - set(KINDS):
+        parser.error(f"unknown kinds {sorted(asked - set(KINDS))}; known: {','.join(KINDS)}")
+    args.kinds = [kind for kind in KINDS if kind in asked]
+    if args.runs < 1 or args.requests < 1 or min(args.concurrency) < 1:
+        parser.error("--runs, --requests and --concurrency must be at least 1")
+    if args.save and (
+        args.kinds != KINDS or args.concurrency != DEFAULT_CONCURRENCY or args.runs < DEFAULT_RUNS
+    ):
+        parser.error(
+            "--save replaces the committed results, which the README quotes: it needs every kind "
+            "at 1,16,64,256 in flight and at least 5 runs"
+        )
+    return args
+
+
 def main() -> None:
     # A SIGTERM still runs the `finally` below, so the nginx this script started is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", default="1,16,64,256")
-    parser.add_argument("--kinds", default=",".join(KINDS))
-    args = parser.parse_args()
-    concurrencies = [int(c) for c in args.concurrency.split(",")]
-    kinds = args.kinds.split(",")
+    args = parse_args()
+    out: Path = args.out or RUNS / time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    out.mkdir(parents=True, exist_ok=True)
     nginx = ensure_nginx()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="eightxeight-bench-") as tmp:
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1")
@@ -261,33 +220,49 @@ def main() -> None:
                     time.sleep(0.05)
             base = f"https://127.0.0.1:{port}"
             for round_no in range(args.runs):
-                for c in concurrencies:
-                    for kind in kinds:
+                for c in args.concurrency:
+                    for kind in args.kinds:
                         row = run_one(kind, c, args.requests, base, f"{tmp}/ca.pem", status_port)
                         row["round"] = round_no
                         rows.append(row)
+                        where = f"round {round_no + 1}/{args.runs} {kind:>15} @{c:<3}"
+                        if "error" in row:
+                            print(f"{where} FAILED: {row['error']}", flush=True)
+                            continue
                         print(
-                            f"round {round_no + 1}/{args.runs} {kind:>15} @{c:<3} "
-                            f"{row['rps']:7.0f} req/s {row['cpu_us_per_req']:6.0f} µs/req "
+                            f"{where} {row['rps']:7.0f} req/s {row['cpu_us_per_req']:6.0f} µs/req "
                             f"{row['new_connections']:5d} new conns",
                             flush=True,
                         )
         finally:
             server.terminate()  # only the nginx this script started, by its PID
             server.wait(timeout=30)
-    table = summarise(rows, concurrencies)
+    failures = [row for row in rows if "error" in row]
+    table = summarise(rows)
     meta = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
         "runs": args.runs,
         "requests": args.requests,
+        "kinds": args.kinds,
+        "concurrency": args.concurrency,
     }
-    (RESULTS / "results.json").write_text(
-        json.dumps({"meta": meta, "rows": rows, "table": table}, indent=1)
+    (out / "results.json").write_text(
+        json.dumps({"meta": meta, "rows": rows, "table": table}, indent=1) + "\n"
     )
-    (RESULTS / "results.md").write_text(markdown(table, concurrencies, meta))
-    plot(table, concurrencies, RESULTS / "cpu_per_request.png")
-    print((RESULTS / "results.md").read_text())
+    (out / "results.md").write_text(markdown(table, meta, failures))
+    plot(table, out / "cpu_per_request.png")
+    print((out / "results.md").read_text())
+    print(f"Written to {out}/", flush=True)
+    if failures:
+        print(f"{len(failures)} cell(s) failed: the committed results are left alone.", flush=True)
+        sys.exit(1)
+    if args.save:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        for name in ("results.json", "results.md", "cpu_per_request.png"):
+            if (out / name).exists():
+                shutil.copyfile(out / name, RESULTS / name)
+        print(f"Saved to {RESULTS}/ (the committed results).", flush=True)
 
 
 if __name__ == "__main__":

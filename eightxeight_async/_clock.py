@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["sleep", "testing_mode"]
+__all__ = ["pauses_skipped", "sleep", "testing_mode"]
 
 _recorded: list[float] | None = None
 
@@ -26,6 +26,11 @@ def testing_mode() -> Iterator[list[float]]:
         yield waits
     finally:
         _recorded = previous
+
+
+def pauses_skipped() -> bool:
+    """Whether testing mode is on, so that rate-limit pauses must not hold anyone."""
+    return _recorded is not None
 
 
 async def sleep(seconds: float, *, record: bool = True) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "ENV_API_KEY",
     "ENV_BASE_URL",
+    "ENV_CA_BUNDLE",
     "ENV_SUBACCOUNT_ID",
     "RateLimits",
     "Region",
@@ -31,6 +32,8 @@ __all__ = [
 ENV_API_KEY = "EIGHTXEIGHT_API_KEY"
 ENV_SUBACCOUNT_ID = "EIGHTXEIGHT_SUBACCOUNT_ID"
 ENV_BASE_URL = "EIGHTXEIGHT_BASE_URL"
+#: A CA bundle path for the client's ``verify`` when it is not given (the sandbox prints one).
+ENV_CA_BUNDLE = "EIGHTXEIGHT_CA_BUNDLE"
 
 #: Finite by default: a send stuck forever on a dead connection is worse than a clear timeout.
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0, pool=10.0)

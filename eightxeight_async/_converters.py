@@ -27,7 +27,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from ._errors import ResponseValidationError
+from ._errors import ResponseValidationError, clean_server_text
 from ._models import FeedbackRequest, SmsRequest, SurveyRequest
 
 __all__ = [
@@ -91,8 +91,22 @@ def parse_datetime(value: str) -> datetime:
 
 
 def format_datetime(value: datetime) -> str:
-    """Write an aware datetime as ISO 8601 with its offset, e.g. ``2026-11-24T10:00:00+08:00``."""
-    return value.isoformat()
+    """Write an aware datetime as an RFC 3339 timestamp in UTC, e.g. ``2026-11-24T02:00:00Z``.
+
+    The instant is kept to the microsecond; the offset is not. ``isoformat()`` would write an
+    offset with seconds (``+05:30:15``, which some historical zones have), and RFC 3339, the
+    ``date-time`` format of 8x8's OpenAPI file, has no such offset: UTC is always valid.
+
+    Args:
+        value: A timezone-aware datetime (the validators refuse naive ones, and ones whose UTC
+            time falls outside years 1 to 9999).
+
+    Returns:
+        ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``.
+    """
+    utc = value.astimezone(timezone.utc).replace(tzinfo=None)
+    # datetime.isoformat, unlike strftime("%Y"), pads years below 1000 to four digits.
+    return utc.isoformat() + "Z"
 
 
 def to_camel(name: str) -> str:
@@ -145,6 +159,11 @@ def _structure_int(value: object, _tp: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         msg = f"expected an integer, got {type(value).__name__}"
         raise TypeError(msg)
+    # 8x8's integers are counts and codes. A 5,000-digit one would make the response's repr
+    # raise (Python limits int-to-str conversion), far from where it came in.
+    if not -(2**63) <= value < 2**63:
+        msg = "expected a 64-bit integer"
+        raise ValueError(msg)
     return value
 
 
@@ -182,7 +201,16 @@ def _make_converter() -> cattrs.Converter:
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
         renames = {a.name: override(rename=to_camel(a.name)) for a in attrs.fields(cls)}
-        return make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
+        structure_dict = make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
+
+        def structure(value: Any, tp: Any) -> Any:
+            # Without this, a list where an object belongs is reported at its first key.
+            if not isinstance(value, dict):
+                msg = f"expected an object, got {type(value).__name__}"
+                raise TypeError(msg)
+            return structure_dict(value, tp)
+
+        return structure
 
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
         renames = {a.name: override(rename=to_camel(a.name)) for a in attrs.fields(cls)}
@@ -230,13 +258,20 @@ def decode_json(content: bytes) -> object:
     """Parse a response body as JSON.
 
     Raises:
-        ValueError: For anything that is not JSON, including nesting too deep for the parser
-            (a hostile body nested 100,000 levels raises ``RecursionError`` inside ``json``).
+        ValueError: For anything that is not strict JSON: invalid bytes, ``NaN`` or
+            ``Infinity``, a number too long to convert, and nesting too deep for the parser (a
+            hostile body nested 100,000 levels raises ``RecursionError`` inside ``json``).
     """
     try:
-        return json.loads(content)
+        return json.loads(content, parse_constant=_refuse_constant)
     except RecursionError:
         raise ValueError("the JSON is nested too deeply") from None
+
+
+def _refuse_constant(name: str) -> object:
+    # json accepts NaN and Infinity by default; they are not JSON, and 8x8 never sends them.
+    msg = f"{name} is not JSON"
+    raise ValueError(msg)
 
 
 def _describe(exc: BaseException) -> str:
@@ -291,10 +326,24 @@ def structure_response(data: object, cls: type[_T], *, response: Any = None) -> 
         raise ResponseValidationError(msg, path="$", response=response)
     try:
         return converter.structure(data, cls)
-    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+    except _STRUCTURE_ERRORS as exc:
         path, problem = _first_error(exc, cls, "$")
         msg = (
             f"8x8 returned a {cls.__name__} that does not match its documentation: "
-            f"{path} {problem}."
+            f"{path} {clean_server_text(problem)}."
         )
         raise ResponseValidationError(msg, path=path, response=response) from exc
+
+
+# What structuring any value json can produce may raise: cattrs wraps a field's failure in its
+# exception group; a value cattrs dispatches on before that (a list where an object belongs, a
+# huge number) can raise the plain ones.
+_STRUCTURE_ERRORS = (
+    cattrs.BaseValidationError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    ArithmeticError,
+    RecursionError,
+)

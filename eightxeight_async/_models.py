@@ -5,12 +5,15 @@ I/O. Responses are frozen and lenient: unknown keys are ignored and an enum valu
 know is kept as the raw string, so 8x8 adding a value never breaks a user.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations" here: the package re-exports these classes with
+# __module__ = "eightxeight_async", where typing.get_type_hints() could not resolve the names of
+# string annotations. Evaluated annotations need no resolving.
 import enum
+import types
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -161,6 +164,20 @@ def _hidden_repr(value: object) -> str:
     return "'***'" if value is not None else "None"
 
 
+def _url_repr(value: str | None) -> str:
+    # A webhook URL may carry basic-auth credentials for the caller's own server.
+    if value is None or "@" not in value:
+        return repr(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "'***'"
+    if not parts.username and parts.password is None:
+        return repr(value)
+    host = parts.netloc.rpartition("@")[2]
+    return repr(parts._replace(netloc=f"***@{host}").geturl())
+
+
 # --- requests ----------------------------------------------------------------------------------
 
 # Named converters (not factories), so that mypy's attrs plugin can type __init__ from them.
@@ -172,6 +189,16 @@ def _encoding(value: Encoding | str | None) -> Encoding | None:
 
 def _track(value: Track | str | None) -> Track | None:
     return v.coerce_enum(Track, value, "track")
+
+
+def _frozen_mapping(
+    value: Mapping[str, str | int | float | bool] | None,
+) -> Mapping[str, str | int | float | bool] | None:
+    # A copy, read-only: the caller's dict could otherwise change after validation (a NaN added
+    # later would reach the wire). Anything else is left for the validator to refuse.
+    if isinstance(value, Mapping):
+        return types.MappingProxyType(dict(value))
+    return value
 
 
 def _outcome(value: Outcome | str) -> Outcome:
@@ -201,7 +228,7 @@ class SmsRequest:
     """When to deliver (timezone-aware, at most 7 days ahead)."""
     expiry: datetime | None = attrs.field(default=None, validator=v.schedule_window)
     """After this time the message is discarded if not yet sent (timezone-aware, in the future)."""
-    dlr_callback_url: str | None = attrs.field(default=None, validator=v.http_url)
+    dlr_callback_url: str | None = attrs.field(default=None, validator=v.http_url, repr=_url_repr)
     """Where 8x8 posts the delivery receipt (overrides the account's webhook)."""
     client_ip: str | None = attrs.field(default=None, validator=v.ip_address)
     """The end user's IP address, for 8x8's per-IP rate limit (enabled by 8x8 support)."""
@@ -225,9 +252,12 @@ class SurveyRequest:
     )
     """The message template; it must hold ``{{url:}}``, the survey link 8x8 set up for you."""
     template_variables: Mapping[str, str | int | float | bool] | None = attrs.field(
-        default=None, validator=v.template_variables, repr=_hidden_repr
+        default=None,
+        converter=_frozen_mapping,
+        validator=v.template_variables,
+        repr=_hidden_repr,
     )
-    """Values for the template's variables."""
+    """Values for the template's variables (kept as a read-only copy)."""
     source: str | None = attrs.field(default=None, validator=v.max_length(16))
     """The sender id, at most 16 characters."""
     client_message_id: str | None = attrs.field(default=None, validator=v.max_length(350))
@@ -238,7 +268,7 @@ class SurveyRequest:
     """When to deliver (timezone-aware, at most 7 days ahead)."""
     expiry: datetime | None = attrs.field(default=None, validator=v.schedule_window)
     """After this time the message is discarded if not yet sent."""
-    dlr_callback_url: str | None = attrs.field(default=None, validator=v.http_url)
+    dlr_callback_url: str | None = attrs.field(default=None, validator=v.http_url, repr=_url_repr)
     """Where 8x8 posts the delivery receipt."""
 
 
@@ -348,19 +378,3 @@ class MessageDetails:
     """Your batch reference, for batch sends."""
     batch_id: str | None = None
     """8x8's batch id, for batch sends."""
-
-
-# Resolve the string annotations now, while __module__ still names this module: the package
-# re-exports these classes under "eightxeight_async", where the aliases above are not defined.
-for _cls in (
-    SmsRequest,
-    SurveyRequest,
-    FeedbackRequest,
-    SmsStatus,
-    SmsResponse,
-    MessageStatus,
-    Price,
-    MessageDetails,
-):
-    attrs.resolve_types(_cls)
-del _cls

@@ -117,7 +117,8 @@ def should_retry(exc: BaseException, *, idempotent: bool, policy: RetryPolicy) -
     if isinstance(exc, TLSVersionError):
         return False
     if isinstance(exc, SendOutcomeUnknownError):
-        return policy.replay_ambiguous_sends
+        # A send stopped by aclose() is never replayed, whatever the policy.
+        return policy.replay_ambiguous_sends and exc._retryable
     if isinstance(exc, APIConnectionError):
         if not exc._retryable:  # certificate and other TLS configuration failures
             return False

@@ -30,3 +30,18 @@ find_python() {
   fi
   return 1
 }
+
+# ensure_lowest_venv DIR PYTHON EXTRAS: a virtualenv with the project installed and every
+# requirement it names (its dependencies and those of EXTRAS) at the lowest version its bounds
+# allow, by uv (from the dev extra, so .venv must exist). Remade whenever pyproject.toml changes,
+# since uv never downgrades what is already installed.
+ensure_lowest_venv() {
+  local dir=$1 python=$2 extras=$3
+  local stamp="$dir/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)-$extras"
+  if [ ! -f "$stamp" ]; then
+    rm -rf "$dir"
+    .venv/bin/uv venv -q --seed --python "$python" "$dir"  # --seed: pip, for scripts that use it
+    .venv/bin/uv pip install -q --python "$dir/bin/python" --resolution lowest-direct -e ".[$extras]"
+    touch "$stamp"
+  fi
+}

@@ -89,5 +89,16 @@ def waits() -> Iterator[list[float]]:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("EIGHTXEIGHT_API_KEY", "EIGHTXEIGHT_SUBACCOUNT_ID", "EIGHTXEIGHT_BASE_URL"):
+    for name in (
+        "EIGHTXEIGHT_API_KEY",
+        "EIGHTXEIGHT_SUBACCOUNT_ID",
+        "EIGHTXEIGHT_BASE_URL",
+        "EIGHTXEIGHT_CA_BUNDLE",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)

@@ -84,13 +84,13 @@ async def test_send_sms_generates_client_message_id(
 async def test_send_sms_scheduled_written_with_offset(
     api: respx.MockRouter, client: AsyncSmsClient
 ) -> None:
-    """Aware datetimes go out as ISO 8601 with their offset."""
+    """Aware datetimes go out as RFC 3339 instants in UTC (the same instant, written with Z)."""
     route = api.post(SEND_PATH).respond(200, json=SMS_OK)
     when = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0) + timedelta(hours=3)
     await client.send_sms(destination=PHONE, text=TEXT, scheduled=when, expiry=when + timedelta(1))
     body = sent_json(route)
-    assert body["scheduled"] == when.isoformat()
-    assert body["scheduled"].endswith("+08:00")
+    utc = when.astimezone(timezone.utc).replace(tzinfo=None)
+    assert body["scheduled"] == utc.isoformat() + "Z"
 
 
 async def test_send_sms_rejected_in_200(api: respx.MockRouter, client: AsyncSmsClient) -> None:
@@ -160,7 +160,7 @@ async def test_send_feedback_empty_200(api: respx.MockRouter, client: AsyncSmsCl
     await client.send_feedback(UMID, outcome="success", timestamp=ts)
     assert sent_json(route) == {
         "outcome": "success",
-        "timestamp": "2019-02-17T15:31:55.600000+00:00",
+        "timestamp": "2019-02-17T15:31:55.600000Z",
     }
 
 
@@ -239,6 +239,9 @@ async def test_regions_pick_their_host(region: Region | str, host: str) -> None:
         ({"base_url": "http://sms.8x8.com"}, "base_url"),
         ({"subaccount_id": "a b"}, "subaccount_id"),
         ({"timeout": 0}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"timeout": True}, "timeout"),
         ({"verify": False}, "verify"),
         ({"verify": "/nonexistent/ca.pem"}, "verify"),
         ({"transport": "curl"}, "transport"),
@@ -681,3 +684,12 @@ async def test_errors_never_carry_secrets(
             assert API_KEY not in rendered
             assert TEXT not in rendered
             assert PHONE[1:] not in rendered
+
+
+def test_unknown_region_chains_no_exception() -> None:
+    """The refused value must not ride along on __context__ (it would show in tracebacks)."""
+    with pytest.raises(e.ValidationError) as info:
+        AsyncSmsClient(api_key="k", region="MARS")
+    assert info.value.field == "region"
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None

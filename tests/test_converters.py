@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from eightxeight_async import (
     StatusDetail,
 )
 from eightxeight_async._converters import (
+    decode_json,
     format_datetime,
     parse_datetime,
     structure_response,
@@ -59,13 +61,15 @@ def test_sms_request_every_field_in_camel_case() -> None:
         "source": "Acme",
         "clientMessageId": "cm-1",
         "encoding": "GSM7",
-        "scheduled": scheduled.isoformat(),
-        "expiry": (scheduled + timedelta(hours=1)).isoformat(),
+        "scheduled": format_datetime(scheduled),
+        "expiry": format_datetime(scheduled + timedelta(hours=1)),
         "dlrCallbackUrl": "https://example.com/dlr",
         "clientIp": "203.0.113.7",
         "track": "Outcome",
     }
-    assert body["scheduled"].endswith("+08:00")
+    # The instant, written in UTC: 8x8's date-time is RFC 3339, and UTC is always valid there.
+    utc = scheduled.astimezone(timezone.utc).replace(tzinfo=None)
+    assert body["scheduled"] == utc.isoformat() + "Z"
 
 
 def test_unset_fields_are_omitted_not_null() -> None:
@@ -95,12 +99,12 @@ def test_survey_request_wire_format() -> None:
     }
 
 
-def test_feedback_timestamp_keeps_its_offset() -> None:
-    """Aware datetimes are written as ISO 8601 with offset."""
-    ts = datetime(2019, 2, 17, 15, 31, 55, 600000, tzinfo=timezone.utc)
+def test_feedback_timestamp_is_written_in_utc() -> None:
+    """Aware datetimes are written as RFC 3339 in UTC, with the Z suffix 8x8's examples use."""
+    ts = datetime(2019, 2, 17, 23, 31, 55, 600000, tzinfo=timezone(timedelta(hours=8)))
     assert unstructure_request(FeedbackRequest(outcome="success", timestamp=ts)) == {
         "outcome": "success",
-        "timestamp": "2019-02-17T15:31:55.600000+00:00",
+        "timestamp": "2019-02-17T15:31:55.600000Z",
     }
 
 
@@ -171,21 +175,44 @@ def test_parse_datetime_rejects_garbage(text: str) -> None:
         parse_datetime(text)
 
 
+# Any offset a tzinfo may return: seconds and microseconds included (historical zones have them).
+ANY_OFFSET = st.timedeltas(
+    min_value=-timedelta(hours=24) + timedelta(microseconds=1),
+    max_value=timedelta(hours=24) - timedelta(microseconds=1),
+).map(timezone)
+RFC3339 = re.compile(
+    r"(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):([0-5]\d):([0-5]\d|60)"
+    r"(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
+)
+
+
 @given(
     st.datetimes(
-        min_value=datetime(1970, 1, 2),
-        max_value=datetime(9998, 12, 30),
-        # ISO 8601 offsets are whole minutes.
-        timezones=st.integers(min_value=-23 * 60, max_value=23 * 60).map(
-            lambda minutes: timezone(timedelta(minutes=minutes))
-        ),
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=ANY_OFFSET
+    )
+)
+def test_format_datetime_is_rfc3339_for_any_offset(value: datetime) -> None:
+    """Any aware datetime is written as RFC 3339 (odd offsets, microseconds, early years)."""
+    text = format_datetime(value)
+    assert RFC3339.fullmatch(text), text
+
+
+def test_format_datetime_with_seconds_in_offset() -> None:
+    """An offset of +05:30:15 was written as is, which RFC 3339 does not allow."""
+    value = datetime(2026, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=5, minutes=30, seconds=15)))
+    assert format_datetime(value) == "2026-01-01T06:29:45Z"
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=ANY_OFFSET
     )
 )
 def test_datetime_codec_round_trips(value: datetime) -> None:
-    """format then parse gives back the same instant and offset (to the microsecond)."""
+    """format then parse gives back the same instant, to the microsecond."""
     parsed = parse_datetime(format_datetime(value))
     assert parsed == value
-    assert parsed.utcoffset() == value.utcoffset()
+    assert parsed.utcoffset() == timedelta(0)
 
 
 @given(
@@ -341,3 +368,106 @@ def test_reprs_mask_phone_numbers_and_hide_text() -> None:
     assert "91234567" not in repr(response)
     details = structure_response({**DETAILS, "body": "unmasked 424242"}, MessageDetails)
     assert "424242" not in repr(details)
+
+
+# --- hostile bodies ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="deep"),
+        pytest.param(b'{"a": NaN}', id="nan"),
+        pytest.param(b"[Infinity]", id="infinity"),
+        pytest.param(b"-Infinity", id="-infinity"),
+        pytest.param(b"1" * 5000, id="huge-int"),
+        pytest.param(b'"\xff"', id="not-utf8"),
+        pytest.param(b"{", id="truncated"),
+    ],
+)
+def test_decode_json_refuses_what_is_not_strict_json(content: bytes) -> None:
+    """Only ValueError comes out of decode_json: never RecursionError, never a NaN."""
+    with pytest.raises(ValueError):
+        decode_json(content)
+
+
+def _nested(depth: int) -> object:
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "path"),
+    [
+        pytest.param("smsCount", 10**5000, "$.smsCount", id="huge-int"),
+        pytest.param("smsCount", 2**63, "$.smsCount", id="int-past-64-bits"),
+        pytest.param("umid", _nested(100_000), "$.umid", id="deep-list"),
+        pytest.param("status", _nested(50_000), "$.status", id="deep-list-for-object"),
+        pytest.param(
+            "price",
+            {"total": 10**5000, "perSms": 1, "currency": "EUR"},
+            "$.price.total",
+            id="huge-price",
+        ),
+        pytest.param("price", [], "$.price", id="list-for-object"),
+        pytest.param("createdAt", "9" * 5000, "$.createdAt", id="long-date"),
+        pytest.param("createdAt", "0000-01-01T00:00:00Z", "$.createdAt", id="year-0"),
+        pytest.param("status", {"state": {"a": 1}}, "$.status.state", id="object-for-enum"),
+    ],
+)
+def test_hostile_field_values_are_response_validation_errors(
+    key: str, value: object, path: str
+) -> None:
+    """Huge numbers and deep lists inside fields give ResponseValidationError, nothing else."""
+    body = {**DETAILS, key: value}
+    with pytest.raises(ResponseValidationError) as info:
+        structure_response(body, MessageDetails)
+    assert info.value.path == path
+
+
+JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text()
+    | st.sampled_from(["QUEUED", "delivered", "GSM7", "2020-06-17T04:17:21.06Z", "0.01"])
+)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _mutations(body: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """A documented body with some keys replaced by, or added as, arbitrary JSON values."""
+    keys = st.sampled_from(sorted(body)) | st.text(max_size=8)
+    return st.dictionaries(keys, JSON_VALUES, max_size=3).map(lambda extra: {**body, **extra})
+
+
+@given(
+    st.one_of(
+        _mutations(DETAILS).map(lambda b: (b, MessageDetails)),
+        _mutations(reference_examples()["send-sms"][0]).map(lambda b: (b, SmsResponse)),
+        JSON_VALUES.map(lambda b: (b, MessageDetails)),
+    )
+)
+def test_structure_response_raises_only_response_validation_error(
+    case: tuple[object, type[Any]],
+) -> None:
+    """Whatever JSON 8x8 sends, the result is the response or a ResponseValidationError whose
+    message is one printable line."""
+    body, cls = case
+    error: ResponseValidationError | None = None
+    try:
+        structure_response(body, cls)
+    except ResponseValidationError as exc:
+        error = exc
+    if error is not None:
+        assert str(error).isprintable()
+        assert error.path.startswith("$")

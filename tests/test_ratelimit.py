@@ -10,6 +10,7 @@ import pytest
 import respx
 
 from eightxeight_async import AsyncSmsClient, InProcessRateLimiter, RateLimiter, RateLimits
+from eightxeight_async.testing import retry_without_waiting
 
 from .conftest import PHONE, SUBACCOUNT, TEXT, reference_examples
 from .virtual_time import run_virtual
@@ -19,9 +20,79 @@ DETAILS = reference_examples()["get-message-details"][1]
 SMS_OK = reference_examples()["send-sms"][0]
 
 
-def test_in_process_limiter_meets_the_protocol() -> None:
-    """The default limiter implements the protocol a Redis limiter will implement too."""
-    assert isinstance(InProcessRateLimiter(), RateLimiter)
+class RecordingLimiter:
+    """A user-written limiter: no base class, only the protocol's three methods."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    async def acquire(self, key: str, *, rate: float, burst: int) -> None:
+        self.calls.append(("acquire", key, rate, burst))
+        await asyncio.sleep(0)  # a real backend awaits its store here
+
+    async def pause(self, key: str, seconds: float) -> None:
+        self.calls.append(("pause", key, seconds))
+
+    async def aclose(self) -> None:
+        self.calls.append(("aclose",))
+
+
+class NoPause:
+    async def acquire(self, key: str, *, rate: float, burst: int) -> None:
+        """Acquire only."""
+
+    async def aclose(self) -> None:
+        """Close only."""
+
+
+class EmptyLookingLimiter(RecordingLimiter):
+    """A backend that is falsy (say, it reports how many buckets it holds through __len__)."""
+
+    def __len__(self) -> int:
+        return 0
+
+
+async def test_a_falsy_user_limiter_is_still_used(api: respx.MockRouter) -> None:
+    """The client uses the limiter it was given even when the object is falsy."""
+    api.post(f"/api/v1/subaccounts/{SUBACCOUNT}/messages").respond(200, json=SMS_OK)
+    limiter = EmptyLookingLimiter()
+    async with AsyncSmsClient(api_key="k", subaccount_id=SUBACCOUNT, rate_limiter=limiter) as c:
+        await c.send_sms(destination=PHONE, text=TEXT)
+    assert [call[0] for call in limiter.calls] == ["acquire"]
+
+
+def test_protocol_is_checked_at_runtime() -> None:
+    """Both limiters satisfy RateLimiter; a class without pause() does not."""
+    default: RateLimiter = InProcessRateLimiter()  # checked by mypy as well
+    custom: RateLimiter = RecordingLimiter()
+    assert isinstance(default, RateLimiter)
+    assert isinstance(custom, RateLimiter)
+    assert not isinstance(NoPause(), RateLimiter)
+
+
+async def test_user_limiter_is_used_per_attempt_and_paused_on_429(api: respx.MockRouter) -> None:
+    """A limiter passed in is awaited before every attempt, paused by a 429, and left open."""
+    route = api.post(f"/api/v1/subaccounts/{SUBACCOUNT}/messages")
+    route.side_effect = [
+        httpx.Response(429, headers={"Retry-After": "2"}),
+        httpx.Response(500),
+        httpx.Response(200, json=SMS_OK),
+    ]
+    limiter = RecordingLimiter()
+    limits = RateLimits(send_per_second=50.0, send_burst=5)
+    with retry_without_waiting():
+        async with AsyncSmsClient(
+            api_key="k", subaccount_id=SUBACCOUNT, rate_limits=limits, rate_limiter=limiter
+        ) as client:
+            await client.send_sms(destination=PHONE, text=TEXT)
+    key = f"{SUBACCOUNT}:sends"
+    assert limiter.calls == [
+        ("acquire", key, 50.0, 5),
+        ("pause", key, 2.0),
+        ("acquire", key, 50.0, 5),
+        ("acquire", key, 50.0, 5),
+    ]
+    assert route.call_count == 3
 
 
 def test_details_bucket_allows_one_per_second() -> None:
@@ -193,3 +264,184 @@ def test_rate_limits_validate(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as info:
         RateLimits(**kwargs)  # type: ignore[arg-type]
     assert info.value.field == field
+
+
+# --- pauses: callers queued behind a 429 leave one interval apart --------------------------------
+
+
+def test_callers_queued_behind_a_pause_leave_one_interval_apart() -> None:
+    """Slots taken before a pause move past it; after it, callers leave 1/rate apart."""
+
+    async def main() -> None:
+        limiter = InProcessRateLimiter()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        stamps: list[float] = []
+
+        async def caller() -> None:
+            await limiter.acquire("a:details", rate=1.0, burst=1)
+            stamps.append(loop.time() - start)
+
+        tasks = [asyncio.create_task(caller()) for _ in range(5)]
+        await asyncio.sleep(0.5)  # the first left at 0; the others hold slots at 1, 2, 3, 4
+        await limiter.pause("a:details", 3.0)  # nobody may leave before 3.5
+        await asyncio.gather(*tasks)
+        assert stamps[0] == pytest.approx(0, abs=0.001)
+        assert all(t >= 3.5 for t in stamps[1:])
+        assert min(b - a for a, b in itertools.pairwise(stamps)) >= 1.0 - 1e-3
+
+    run_virtual(main)
+
+
+def test_a_pause_extended_while_waiting_holds_too() -> None:
+    """A second, longer 429 while callers wait out the first moves them again."""
+
+    async def main() -> None:
+        limiter = InProcessRateLimiter()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await limiter.acquire("a:details", rate=1.0, burst=1)
+        await limiter.pause("a:details", 2.0)
+        waiting = asyncio.create_task(limiter.acquire("a:details", rate=1.0, burst=1))
+        await asyncio.sleep(1.0)
+        await limiter.pause("a:details", 4.0)  # now until 5.0
+        await waiting
+        assert loop.time() - start >= 5.0
+
+    run_virtual(main)
+
+
+def test_details_429_spaces_the_queued_calls(api: respx.MockRouter) -> None:
+    """get_message calls queued behind a 429 reach 8x8 at least 1 s apart, none in the pause."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        sent_at: list[float] = []
+        answers = iter(
+            [httpx.Response(429, headers={"Retry-After": "3"})]
+            + [httpx.Response(200, json=DETAILS)] * 4
+        )
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            sent_at.append(loop.time())
+            return next(answers)
+
+        api.get(f"/api/v1/subaccounts/{SUBACCOUNT}/messages/{UMID}").mock(side_effect=answer)
+        async with AsyncSmsClient(api_key="k", subaccount_id=SUBACCOUNT) as client:
+            await asyncio.gather(*(client.get_message(UMID) for _ in range(4)))
+        assert len(sent_at) == 5
+        assert all(t - sent_at[0] >= 3.0 for t in sent_at[1:])
+        assert min(b - a for a, b in itertools.pairwise(sent_at)) >= 1.0 - 1e-3
+
+    run_virtual(main)
+
+
+def test_send_bucket_keeps_its_rate_after_a_429(api: respx.MockRouter) -> None:
+    """After a 429 pause, sends resume at the bucket's rate, not in one burst."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        sent_at: list[float] = []
+        answers = iter(
+            [httpx.Response(429, headers={"Retry-After": "1"})]
+            + [httpx.Response(200, json=SMS_OK)] * 20
+        )
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            sent_at.append(loop.time())
+            return next(answers)
+
+        api.post(f"/api/v1/subaccounts/{SUBACCOUNT}/messages").mock(side_effect=answer)
+        limits = RateLimits(send_per_second=10.0, send_burst=5)
+        async with AsyncSmsClient(api_key="k", subaccount_id=SUBACCOUNT, rate_limits=limits) as c:
+            await asyncio.gather(*(c.send_sms(destination=PHONE, text=TEXT) for _ in range(20)))
+        after = [t for t in sent_at if t - sent_at[0] >= 1.0]
+        assert len(sent_at) == 21
+        assert len(after) >= 15  # all but those sent before the 429 came back
+        assert min(b - a for a, b in itertools.pairwise(after)) >= 0.1 - 1e-3
+
+    run_virtual(main)
+
+
+# --- idle buckets are forgotten ------------------------------------------------------------------
+
+
+def test_idle_buckets_are_forgotten_and_limits_still_hold() -> None:
+    """10,000 one-off subaccounts leave a handful of buckets; a busy one keeps its limit."""
+
+    async def main() -> None:
+        limiter = InProcessRateLimiter()
+        loop = asyncio.get_running_loop()
+        busy: list[float] = []
+
+        async def busy_caller() -> None:
+            for _ in range(6):
+                await limiter.acquire("busy:details", rate=1.0, burst=1)
+                busy.append(loop.time())
+
+        task = asyncio.create_task(busy_caller())
+        for index in range(10_000):
+            await limiter.acquire(f"sub{index}:details", rate=1.0, burst=1)
+            await limiter.acquire(f"sub{index}:sends", rate=1800.0, burst=180)
+            if index % 2000 == 0:
+                await asyncio.sleep(1.0)  # time passes while the one-off callers come and go
+        await task
+        await asyncio.sleep(2.0)
+        await limiter.acquire("busy:details", rate=1.0, burst=1)
+        busy.append(loop.time())
+        assert len(limiter._buckets) <= 3
+        assert min(b - a for a, b in itertools.pairwise(busy)) >= 1.0 - 1e-3
+
+    run_virtual(main)
+
+
+def test_a_pause_holds_after_its_idle_bucket_was_forgotten() -> None:
+    """A 429 that arrives after the bucket went idle (and was swept) still pauses the key."""
+
+    async def main() -> None:
+        limiter = InProcessRateLimiter()
+        loop = asyncio.get_running_loop()
+        await limiter.acquire("slow:details", rate=1.0, burst=1)
+        await asyncio.sleep(5.0)  # the request is slow; its bucket is idle meanwhile
+        await limiter.acquire("other:details", rate=1.0, burst=1)  # a sweep runs
+        assert "slow:details" not in limiter._buckets
+        await limiter.pause("slow:details", 3.0)
+        start = loop.time()
+        await limiter.acquire("slow:details", rate=1.0, burst=1)
+        await limiter.acquire("slow:details", rate=1.0, burst=1)
+        assert loop.time() - start == pytest.approx(4.0, abs=0.01)
+
+    run_virtual(main)
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst", "field"),
+    [(0.0, 1, "rate"), (float("nan"), 1, "rate"), (float("inf"), 1, "rate"), (1.0, 0, "burst")],
+)
+def test_in_process_limiter_refuses_limits_that_cannot_work(
+    rate: float, burst: int, field: str
+) -> None:
+    """Used directly, the limiter raises ValidationError rather than ZeroDivisionError or hangs."""
+    from eightxeight_async import ValidationError
+
+    async def main() -> None:
+        with pytest.raises(ValidationError) as info:
+            await InProcessRateLimiter().acquire("a:sends", rate=rate, burst=burst)
+        assert info.value.field == field
+
+    run_virtual(main)
+
+
+def test_a_nan_pause_is_ignored() -> None:
+    """pause() with NaN seconds holds nobody (and breaks no later slot)."""
+
+    async def main() -> None:
+        limiter = InProcessRateLimiter()
+        loop = asyncio.get_running_loop()
+        await limiter.acquire("a:details", rate=1.0, burst=1)
+        await limiter.pause("a:details", float("nan"))
+        start = loop.time()
+        await limiter.acquire("a:details", rate=1.0, burst=1)
+        assert loop.time() - start == pytest.approx(1.0, abs=0.01)
+
+    run_virtual(main)

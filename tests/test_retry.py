@@ -86,6 +86,15 @@ def _status(code: int) -> e.APIStatusError:
     return error_class_for_status(code)("x", response=httpx.Response(code, request=REQUEST))
 
 
+def _closed_send() -> e.SendOutcomeUnknownError:
+    """The error of a send that aclose() stopped on the wire: never replayed."""
+    from eightxeight_async._client import _SENDING, _closed_error
+
+    error = _closed_error(_SENDING, True, "c", None)
+    assert isinstance(error, e.SendOutcomeUnknownError)
+    return error
+
+
 DEFAULT = RetryPolicy()
 REPLAY = RetryPolicy(replay_ambiguous_sends=True)
 
@@ -130,6 +139,7 @@ REPLAY = RetryPolicy(replay_ambiguous_sends=True)
         pytest.param(
             e.SendOutcomeUnknownError(client_message_id="c"), False, REPLAY, True, id="replay"
         ),
+        pytest.param(_closed_send(), False, REPLAY, False, id="replay-stopped-by-aclose"),
         pytest.param(e.TLSVersionError(), True, REPLAY, False, id="tls"),
         pytest.param(
             e.APIConnectionError("cert", retryable=False), True, DEFAULT, False, id="cert"

@@ -2,8 +2,9 @@
 
 Whenever the loop would block on its selector with a timeout, the clock jumps forward by that
 timeout instead. Each reading of the clock also advances it by a nanosecond, as a real clock
-would: aiolimiter reschedules itself when a float rounding leaves it a hair short of a token,
-and with a frozen clock that reschedule would repeat forever.
+would: code that waits again when a float rounding leaves it a hair short of its deadline would
+otherwise wait for ever on a frozen clock. Compare times from this loop with a tolerance of about
+a millisecond, never exactly.
 """
 
 from __future__ import annotations

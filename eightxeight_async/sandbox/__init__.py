@@ -2,18 +2,26 @@
 
 Install it with ``pip install "eightxeight-async[sandbox]"``; run it with ``eightxeight sandbox``.
 
+It answers as 8x8's OpenAPI file and reference pages say: every answer, errors included, has 8x8's
+shape (an unknown path is 404 / 1300, another method 405 / 2001); a body the schema forbids is
+refused with 8x8's code; a national number with ``country`` is converted to international form
+(a small table of countries, see ``_numbers.py``); messages go ``queued`` -> ``sent`` ->
+``delivered`` (``delivered_to_recipient``), starting at their ``scheduled`` time; receipts name
+the destination in E.164 and carry a price only when the message was charged.
+
 Test numbers (any other valid number is delivered):
 
 =================  ===========================================================================
 ``+15550100001``   undelivered, ``rejected_by_operator``, error 15 "Invalid destination"
 ``+15550100002``   undelivered, ``undelivered_to_recipient``, error 1 "Absent subscriber"
-``+15550100003``   REJECTED in the HTTP 200 answer (state ``failed`` in message details)
+``+15550100003``   REJECTED in the HTTP 200 answer (state ``failed`` in message details,
+                   ``rejected`` in the receipt)
 =================  ===========================================================================
 """
 
-from ._app import TEST_NUMBERS, SandboxState, StoredMessage
 from ._faults import Fault, Faults
 from ._server import DEFAULT_SUBACCOUNT, ClientKwargs, Sandbox
+from ._state import TEST_NUMBERS, SandboxState, StoredMessage
 
 __all__ = [
     "DEFAULT_SUBACCOUNT",

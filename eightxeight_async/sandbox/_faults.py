@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import enum
+import math
 import random
 from collections import deque
+from typing import Any
 
 import attrs
 
-__all__ = ["Fault", "Faults"]
+from .._errors import ValidationError
+
+__all__ = ["ENDPOINTS", "Fault", "Faults"]
+
+#: The endpoint names faults can be aimed at.
+ENDPOINTS = ("send_sms", "send_survey", "get_message", "send_feedback")
+
+
+def _share(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValidationError(attribute.name, "a share from 0 to 1")
+
+
+def _seconds(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValidationError(attribute.name, "a finite number of seconds, 0 or more")
+
+
+def _whole(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(attribute.name, "a whole number, 0 or more")
 
 
 class Fault(str, enum.Enum):
@@ -34,17 +61,17 @@ class Faults:
     generator; :meth:`inject` queues exact failures for the next requests, which tests prefer.
     """
 
-    share_429: float = 0.0
+    share_429: float = attrs.field(default=0.0, validator=_share)
     """Share of requests answered 429."""
-    share_500: float = 0.0
+    share_500: float = attrs.field(default=0.0, validator=_share)
     """Share of requests answered 500 / code 2000."""
-    share_slow: float = 0.0
+    share_slow: float = attrs.field(default=0.0, validator=_share)
     """Share of requests answered after ``slow_seconds``."""
-    share_drop: float = 0.0
+    share_drop: float = attrs.field(default=0.0, validator=_share)
     """Share of requests whose connection is dropped after the request was read."""
-    slow_seconds: float = 2.0
+    slow_seconds: float = attrs.field(default=2.0, validator=_seconds)
     """How slow a slow answer is."""
-    retry_after: int = 1
+    retry_after: int = attrs.field(default=1, validator=_whole)
     """The ``Retry-After`` seconds of an injected 429."""
     seed: int | None = None
     """Seed of the random draws, for repeatable demos."""
@@ -59,12 +86,24 @@ class Faults:
 
         Args:
             fault: The failure, e.g. ``Fault.DROP`` or ``"429"``.
-            count: How many requests it applies to.
+            count: How many requests it applies to (0 or more).
             endpoint: ``"send_sms"``, ``"send_survey"``, ``"get_message"`` or
                 ``"send_feedback"``; any endpoint when None.
+
+        Raises:
+            ValidationError: An unknown fault or endpoint, or a count that is not a whole
+                number of 0 or more (a ``ValueError``).
         """
+        try:
+            kind = Fault(fault)
+        except ValueError:
+            raise ValidationError("fault", f"one of {', '.join(f.value for f in Fault)}") from None
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValidationError("count", "a whole number, 0 or more")
+        if endpoint is not None and endpoint not in ENDPOINTS:
+            raise ValidationError("endpoint", f"one of {', '.join(ENDPOINTS)}")
         for _ in range(count):
-            self._queue.append((Fault(fault), endpoint))
+            self._queue.append((kind, endpoint))
 
     def queued(self) -> list[str]:
         """The queued faults, in order, as ``"kind"`` or ``"kind@endpoint"``."""

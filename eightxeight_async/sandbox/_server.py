@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import math
 import secrets
+import signal
 import socket
 import ssl
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TypedDict
@@ -17,8 +20,11 @@ from typing import TypedDict
 import trustme
 import uvicorn
 
-from ._app import SandboxState, build_app
+from .._errors import ValidationError
+from ._app import build_app
 from ._faults import Faults
+from ._rules import SUBACCOUNT_RE
+from ._state import SandboxState
 
 __all__ = ["DEFAULT_SUBACCOUNT", "ClientKwargs", "Sandbox"]
 
@@ -32,6 +38,31 @@ class ClientKwargs(TypedDict):
     subaccount_id: str
     base_url: str
     verify: str
+
+
+def _check_seconds(field: str, value: float) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValidationError(field, "a finite number of seconds, 0 or more")
+    return float(value)
+
+
+def _connect_host(host: str) -> str:
+    """The host part of a URL that reaches a server listening on ``host``.
+
+    A wildcard address listens everywhere but cannot be connected to: its loopback stands in.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.is_unspecified:
+        return "127.0.0.1" if address.version == 4 else "[::1]"
+    return f"[{address.compressed}]" if address.version == 6 else address.compressed
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -54,14 +85,20 @@ class Sandbox:
     Args:
         api_key: The key the sandbox accepts; random when omitted.
         subaccounts: The subaccounts the key owns (any other gets code 1001).
-        host: The address to listen on.
-        port: The port; 0 picks a free one.
-        sent_after: Seconds until a message is ``sent``.
-        delivered_after: Seconds until it is ``delivered`` (or ends as its test number says).
-        dlr_retry_scale: Multiplies 8x8's receipt retry delays (1, 10, 30, 90 s).
+        host: The address to listen on. For a wildcard (``0.0.0.0``, ``::``) ``base_url``
+            names the loopback address, which the certificate covers.
+        port: The port, 0 to 65535; 0 picks a free one.
+        sent_after: Seconds until a message is ``sent`` (0 or more).
+        delivered_after: Seconds until it is ``delivered`` (or ends as its test number says);
+            never before ``sent_after``.
+        dlr_retry_scale: Multiplies 8x8's receipt retry delays (1, 10, 30, 90 s); 0 or more.
         faults: Fault injection, changeable while the sandbox runs.
         tls12_only: Serve TLS 1.2 only, to show what a client requiring TLS 1.3 does.
         cert_dir: Where to write the CA certificate; a temporary folder when omitted.
+
+    Raises:
+        ValidationError: An argument out of its range (a negative time, a port above 65535, a
+            subaccount id 8x8 would refuse).
     """
 
     def __init__(
@@ -78,6 +115,20 @@ class Sandbox:
         tls12_only: bool = False,
         cert_dir: str | Path | None = None,
     ) -> None:
+        sent_after = _check_seconds("sent_after", sent_after)
+        delivered_after = _check_seconds("delivered_after", delivered_after)
+        self.dlr_retry_scale = _check_seconds("dlr_retry_scale", dlr_retry_scale)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValidationError("port", "a whole number from 0 to 65535")
+        if isinstance(subaccounts, str) or not subaccounts:
+            raise ValidationError("subaccounts", "a non-empty tuple of subaccount ids")
+        for subaccount in subaccounts:
+            if not isinstance(subaccount, str) or not SUBACCOUNT_RE.fullmatch(subaccount):
+                raise ValidationError("subaccounts", "3 to 50 of A-Z a-z 0-9 - . _ & each")
+        if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
+            raise ValidationError("api_key", "a non-empty string")
+        if not isinstance(host, str) or not host:
+            raise ValidationError("host", "a host name or IP address")
         self.api_key = api_key or f"sandbox-{secrets.token_hex(12)}"
         self.subaccount_id = subaccounts[0]
         self.state = SandboxState(
@@ -85,7 +136,7 @@ class Sandbox:
             subaccounts=frozenset(subaccounts),
             sent_after=sent_after,
             delivered_after=max(delivered_after, sent_after),
-            dlr_retry_delays=tuple(d * dlr_retry_scale for d in (1.0, 10.0, 30.0, 90.0)),
+            dlr_retry_delays=tuple(d * self.dlr_retry_scale for d in (1.0, 10.0, 30.0, 90.0)),
             faults=faults or Faults(),
         )
         self.host = host
@@ -114,7 +165,7 @@ class Sandbox:
         if self.port is None:
             msg = "The sandbox is not running; start it with `async with Sandbox()`."
             raise RuntimeError(msg)
-        return f"https://{self.host}:{self.port}"
+        return f"https://{_connect_host(self.host)}:{self.port}"
 
     @property
     def open_connections(self) -> int:
@@ -138,7 +189,8 @@ class Sandbox:
             context.maximum_version = ssl.TLSVersion.TLSv1_2
         else:
             context.minimum_version = ssl.TLSVersion.TLSv1_3
-        cert = self._ca.issue_cert("127.0.0.1", "localhost", "::1")
+        names = {"127.0.0.1", "localhost", "::1", _connect_host(self.host).strip("[]")}
+        cert = self._ca.issue_cert(*sorted(names))
         cert.configure_cert(context)
         return context
 
@@ -147,6 +199,14 @@ class Sandbox:
         if self._task is not None:
             msg = "The sandbox is already running."
             raise RuntimeError(msg)
+        try:
+            await self._start()
+        except BaseException:
+            # A port in use, or a cancelled start: leave no socket and no folder behind.
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         if self._cert_dir is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="eightxeight-sandbox-")
             self._cert_dir = Path(self._tempdir.name)
@@ -155,9 +215,9 @@ class Sandbox:
         self._ca.cert_pem.write_to_path(str(self.ca_path))
 
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        self._socket = sock
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self._requested_port))
-        self._socket = sock
         self.port = sock.getsockname()[1]
 
         config = uvicorn.Config(
@@ -176,20 +236,87 @@ class Sandbox:
         while not self._server.started:
             if self._task.done():
                 await self._task  # raises the start-up failure
+                msg = "The sandbox server stopped while starting."
+                raise RuntimeError(msg)
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        """Stop serving, cancel pending receipts and remove the temporary CA file."""
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-        await self.state.aclose()
-        if self._socket is not None:
-            self._socket.close()
+        """Stop serving, cancel pending receipts and remove the temporary CA folder.
+
+        The folder goes even when serving failed or the stop was itself interrupted.
+        """
+        try:
+            if self._server is not None and self._task is not None:
+                self._server.should_exit = True
+                await self._task
+        finally:
+            try:
+                await self.state.aclose()
+            finally:
+                if self._socket is not None:
+                    self._socket.close()
+                self._remove_tempdir()
+                self._server = self._task = self._socket = None
+
+    def _remove_tempdir(self) -> None:
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None
-        self._server = self._task = self._socket = None
+            self._cert_dir = None
+
+    async def serve_forever(
+        self,
+        *,
+        stop_signals: tuple[int, ...] | None = None,
+        on_ready: Callable[[], object] | None = None,
+    ) -> int | None:
+        """Start if needed, serve until SIGINT or SIGTERM, then stop and clean up.
+
+        The signals are handled in the event loop, so a ``kill`` removes the temporary CA folder
+        like Ctrl-C does. Where the loop cannot handle signals (Windows), Ctrl-C still ends the
+        wait with ``KeyboardInterrupt`` after the sandbox was stopped.
+
+        Args:
+            stop_signals: The signals that stop the sandbox; SIGINT and SIGTERM when None.
+            on_ready: Called once the sandbox serves and the signal handlers are in place,
+                e.g. to print where it listens.
+
+        Returns:
+            The signal that stopped the sandbox, or None when it was stopped otherwise.
+        """
+        if stop_signals is None:
+            stop_signals = (signal.SIGINT, signal.SIGTERM)
+        loop = asyncio.get_running_loop()
+        received: list[int] = []
+        stopped = asyncio.Event()
+        installed: list[int] = []
+
+        def on_signal(number: int) -> None:
+            received.append(int(number))
+            stopped.set()
+
+        try:
+            for number in stop_signals:
+                try:
+                    loop.add_signal_handler(number, on_signal, number)
+                except (NotImplementedError, RuntimeError, ValueError):  # no signals here
+                    continue
+                installed.append(number)
+            if self._task is None:
+                await self.start()
+            assert self._task is not None
+            if on_ready is not None:
+                on_ready()
+            waiter = loop.create_task(stopped.wait())
+            try:
+                await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+        finally:
+            for number in installed:
+                loop.remove_signal_handler(number)
+            await self.stop()
+        return received[0] if received else None
 
     async def __aenter__(self) -> Sandbox:
         await self.start()

@@ -1,4 +1,8 @@
-"""Fixtures that start the sandbox on a free port over TLS 1.3, and stop it after each test."""
+"""Fixtures that start the sandbox on a free port over TLS 1.3, and stop it after each test.
+
+Every answer any sandbox gives during an integration test is held against 8x8's OpenAPI file
+(``openapi_check``): a test whose sandbox answered outside the file fails at teardown.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,71 @@ import uvicorn
 from eightxeight_async import AsyncSmsClient, RateLimits
 from eightxeight_async._http import TransportTypes
 from eightxeight_async.sandbox import Sandbox
+from eightxeight_async.sandbox._app import build_app
+
+from .openapi_check import answer_problems
+
+
+class _SendProxy:
+    """Wraps uvicorn's ``send``, keeping the ``transport`` the sandbox's drop fault reaches for."""
+
+    def __init__(self, send: Any, seen: Callable[[int, dict[str, str], bytes], None]) -> None:
+        self._send = send
+        self._seen = seen
+        self.transport = getattr(getattr(send, "__self__", None), "transport", None)
+        self._status = 0
+        self._headers: dict[str, str] = {}
+        self._chunks: list[bytes] = []
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.start":
+            self._status = message["status"]
+            self._headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1")
+                for k, v in message.get("headers", [])
+            }
+        elif message["type"] == "http.response.body":
+            self._chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                self._seen(self._status, self._headers, b"".join(self._chunks))
+        await self._send(message)
+
+
+class ConformanceRecorder:
+    """An ASGI wrapper that checks every answer of the app against 8x8's OpenAPI file."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.answers = 0
+        self.problems: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
+            await self.app(scope, receive, send)
+            return
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+
+        def seen(status: int, headers: dict[str, str], body: bytes) -> None:
+            self.answers += 1
+            self.problems += answer_problems(scope["method"], raw_path, status, headers, body)
+
+        await self.app(scope, receive, _SendProxy(send, seen).send)
+
+
+@pytest.fixture(autouse=True)
+def openapi_conformance(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ConformanceRecorder]]:
+    """Check every answer of every sandbox the test starts; fail the test on any mismatch."""
+    recorders: list[ConformanceRecorder] = []
+
+    def recording_build_app(state: Any) -> Any:
+        recorders.append(ConformanceRecorder(build_app(state)))
+        return recorders[-1]
+
+    monkeypatch.setattr("eightxeight_async.sandbox._server.build_app", recording_build_app)
+    yield recorders
+    found = [problem for recorder in recorders for problem in recorder.problems]
+    if found:
+        pytest.fail("The sandbox answered outside 8x8's OpenAPI file:\n" + "\n".join(found[:20]))
 
 
 @pytest.fixture

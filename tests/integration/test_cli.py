@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from eightxeight_async._cli import cli
 from eightxeight_async.sandbox import Sandbox
+
+from .cli_support import clean_env, sandbox_env, sandbox_in_thread
+from .cli_support import invoke as cli_invoke
 
 pytestmark = pytest.mark.integration
 
 
 async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run `python -m eightxeight_async ARGS`; return (exit code, stdout, stderr)."""
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    for name in ("EIGHTXEIGHT_API_KEY", "EIGHTXEIGHT_BASE_URL", "EIGHTXEIGHT_SUBACCOUNT_ID"):
-        if env is None or name not in env:
-            full_env.pop(name, None)
+    full_env = clean_env(env, COLUMNS="200")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -39,15 +35,6 @@ async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, s
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
-
-
-def sandbox_env(sandbox: Sandbox) -> dict[str, str]:
-    return {
-        "EIGHTXEIGHT_API_KEY": sandbox.api_key,
-        "EIGHTXEIGHT_BASE_URL": sandbox.base_url,
-        "EIGHTXEIGHT_SUBACCOUNT_ID": sandbox.subaccount_id,
-        "EIGHTXEIGHT_CA_BUNDLE": str(sandbox.ca_path),
-    }
 
 
 async def test_demo_runs_end_to_end() -> None:
@@ -97,30 +84,12 @@ async def test_connection_error_exit_code(tmp_path: Path) -> None:
 @pytest.fixture
 def threaded_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     """A sandbox serving from its own thread and loop, so that in-process CLI runs can call it."""
-    sandbox = Sandbox(sent_after=0.1, delivered_after=0.2, cert_dir=tmp_path)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    started = threading.Event()
-
-    async def serve() -> None:
-        async with sandbox:
-            started.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),))
-    thread.start()
-    assert started.wait(30)
-    try:
+    with sandbox_in_thread(tmp_path, sent_after=0.1, delivered_after=0.2) as sandbox:
         yield sandbox
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-        loop.close()
 
 
 def invoke(sandbox: Sandbox, *args: str, **env: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), env={**sandbox_env(sandbox), **env})
-    return result.exit_code, result.stdout, result.stderr
+    return cli_invoke(list(args), {**sandbox_env(sandbox), **env})
 
 
 def test_in_process_journey(threaded_sandbox: Sandbox) -> None:
@@ -132,7 +101,7 @@ def test_in_process_journey(threaded_sandbox: Sandbox) -> None:
     code, out, _ = invoke(threaded_sandbox, "--json", "send", "--to", "+15550100001", "--text", "x")
     umid = json.loads(out)["umid"]
     code, out, _ = invoke(threaded_sandbox, "status", umid, "--wait")
-    assert code == 0
+    assert code == 8  # ended undelivered
     assert "undelivered" in out
     assert "15 Invalid destination" in out
     code, out, _ = invoke(threaded_sandbox, "--json", "feedback", umid, "failure")
@@ -170,8 +139,23 @@ def test_in_process_exit_codes(
 
 def test_demo_in_process() -> None:
     """The demo's journey, run in this process: delivered, feedback sent, faults shown."""
-    result = CliRunner().invoke(cli, ["demo", "--delivered-after", "0.4"], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    assert "delivered / delivered_to_recipient" in result.stdout
-    assert "waited Retry-After 1 s, then QUEUED" in result.stdout
-    assert "request(s) had to be refused" in result.stdout
+    code, out, err = cli_invoke(["demo", "--delivered-after", "0.4"], {"COLUMNS": "200"})
+    assert code == 0, err
+    assert "delivered / delivered_to_recipient" in out
+    assert "waited Retry-After 1 s, then QUEUED" in out
+    assert "request(s) had to be refused" in out
+
+
+def test_demo_says_when_it_skips_feedback() -> None:
+    """A demo number that ends undelivered says feedback was skipped, and why."""
+    code, out, err = cli_invoke(
+        ["demo", "--to", "+15550100001", "--delivered-after", "0.2", "--json"], {}
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["final_state"] == "undelivered"
+    feedback = [step for step in report["steps"] if step["call"] == "send_feedback"]
+    assert [step["result"] for step in feedback] == [
+        "skipped: the message ended 'undelivered', not delivered"
+    ]
+    assert "+15*******01" in json.dumps(report)  # masked as everywhere else

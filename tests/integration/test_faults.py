@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from pathlib import Path
 from typing import Any
@@ -144,22 +143,19 @@ async def test_connection_refused_is_retried_then_raised(
     assert len(waits) == RetryPolicy().max_attempts - 1
 
 
-async def test_details_limit_holds_with_ten_concurrent_callers(
+async def test_details_limit_holds_with_three_concurrent_callers(
     sandbox: Sandbox, client: AsyncSmsClient
 ) -> None:
-    """Ten concurrent get_message calls: the sandbox sees them about 1 s apart, and sends no 429.
+    """Three concurrent get_message calls after a send: three requests, and not one 429.
 
-    The client spaces its requests exactly 1 s apart; what reaches the server also carries event
-    loop scheduling jitter, so the sandbox's rule allows 200 ms of slack in this test.
+    The spacing itself is checked in virtual time (tests/test_ratelimit.py); this checks that
+    the sandbox, which enforces 8x8's 1 request/s, agrees over real sockets.
     """
     sandbox.state.details_jitter = 0.2
     sent = await client.send_sms(destination=PHONE, text="hi")
-    results = await asyncio.gather(*(client.get_message(sent.umid) for _ in range(10)))
-    assert len(results) == 10
-    times = sandbox.state.details_times[sandbox.subaccount_id]
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert len(times) == 10
-    assert min(gaps) >= 1.0 - sandbox.state.details_jitter
+    results = await asyncio.gather(*(client.get_message(sent.umid) for _ in range(3)))
+    assert len(results) == 3
+    assert sandbox.state.requests["get_message"] == 3
     assert sandbox.state.rate_limited[sandbox.subaccount_id] == 0
 
 
