@@ -581,3 +581,49 @@ async def test_mock_transport_answers_already_read_still_work() -> None:
     sender = HttpSender(httpx.AsyncClient(transport=httpx.MockTransport(ok)), "k")
     response = await send(sender, httpx.Timeout(1.0))
     assert response.json() == {"a": 1}
+
+
+async def test_liveness_check_polls_only_the_connection_it_will_hand_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One socket poll per reuse, not one per idle connection (that cost grew with the pool)."""
+    import collections
+    import time
+
+    from eightxeight_async import _aiohttp
+
+    polled: list[object] = []
+
+    def readable(transport: object) -> bool:
+        polled.append(transport)
+        return transport == "dead"
+
+    class Proto:
+        def __init__(self, transport: str) -> None:
+            self.transport = transport
+            self.closed = False
+
+        def is_connected(self) -> bool:
+            return not self.closed
+
+        def close(self) -> None:
+            self.closed = True
+
+    monkeypatch.setattr(_aiohttp, "socket_is_readable", readable)
+    connector = _aiohttp._CheckedConnector(keepalive_timeout=30)
+    try:
+        now = time.monotonic()
+        protos = [Proto("dead"), *(Proto(f"live-{n}") for n in range(50))]
+        conns: Any = connector._conns
+        conns["key"] = collections.deque((p, now) for p in protos)
+        handed = await connector._get("key", [])
+        assert handed is not None
+        assert polled == ["dead", "live-0"]
+        assert protos[0].closed
+        assert handed.protocol is protos[1]
+        # Hand nothing back: the fakes cannot be closed like real transports.
+        handed._protocol = None
+    finally:
+        connector._conns.clear()
+        connector._acquired.clear()
+        await connector.close()
