@@ -15,7 +15,6 @@ import os
 import ssl
 import sys
 import traceback
-import unicodedata
 import uuid
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -35,6 +34,7 @@ from ._errors import (
     SendOutcomeUnknownError,
     TLSVersionError,
     ValidationError,
+    clean_server_text,
 )
 from ._transport_errors import exception_chain
 
@@ -169,13 +169,11 @@ def base_url_path(settings: Settings | None) -> str:
 
 
 def clean(text: str) -> str:
-    """Escape control and format characters: server text must not move the cursor or forge lines."""
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
-        else ch
-        for ch in text
-    )
+    """Escape control and format characters: server text must not move the cursor or forge lines.
+
+    The SDK's own escaping, without its length cut: an id the user must copy is never shortened.
+    """
+    return clean_server_text(text, limit=sys.maxsize)
 
 
 def without_userinfo(url: str) -> str:

@@ -602,7 +602,7 @@ class AsyncSmsClient:
 
         async def attempt() -> httpx.Response:
             nonlocal attempts, last_error
-            if self._state is _State.CLOSED:  # no retry starts once aclose() was called
+            if self.is_closed:  # no retry starts once aclose() was called
                 raise _closed_error(_WAITING, is_send, client_message_id, last_error)
             attempts += 1
             # One token per attempt: a retry is a request too, as far as 8x8 counts.

@@ -21,30 +21,17 @@ from eightxeight_async._cli_app import cli
 from eightxeight_async._cli_sandbox import connectable_host
 from eightxeight_async._errors import APIStatusError, ValidationError
 
+from .integration.cli_support import ENV_NAMES
+
 # Nothing listens on the discard port; the runs below must fail before they would connect.
 NOWHERE = "https://127.0.0.1:9"
-ENV_NAMES = (
-    "EIGHTXEIGHT_API_KEY",
-    "EIGHTXEIGHT_BASE_URL",
-    "EIGHTXEIGHT_SUBACCOUNT_ID",
-    "EIGHTXEIGHT_CA_BUNDLE",
-    "EIGHTXEIGHT_DEBUG",
-)
 SEND = ["send", "--to", "+6591234567", "--text", "Code 1"]
 SETTINGS = ["--api-key", "key", "--subaccount-id", "acme_hq", "--base-url", NOWHERE]
 
 
-def runner() -> CliRunner:
-    old_click: dict[str, Any] = {"mix_stderr": False}
-    try:  # click < 8.2 mixes stderr into stdout unless told not to
-        return CliRunner(**old_click)
-    except TypeError:
-        return CliRunner()
-
-
 def invoke(*args: str, **env: str) -> tuple[int, str, str]:
     unset: dict[str, str | None] = dict.fromkeys(ENV_NAMES)
-    result = runner().invoke(cli, list(args), env={**unset, **env})
+    result = CliRunner().invoke(cli, list(args), env={**unset, **env})
     assert "Traceback" not in result.stdout + result.stderr
     return result.exit_code, result.stdout, result.stderr
 
@@ -461,7 +448,7 @@ def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     """--debug (or EIGHTXEIGHT_DEBUG=1) prints the traceback of an internal error."""
     monkeypatch.setattr(_cli_options, "run_async", _raising(RuntimeError("boom")))
     for args, env in (([*SEND, "--debug"], {}), (SEND, {"EIGHTXEIGHT_DEBUG": "1"})):
-        result = runner().invoke(cli, [*SETTINGS, *args], env=env)
+        result = CliRunner().invoke(cli, [*SETTINGS, *args], env=env)
         assert result.exit_code == 70
         assert "Traceback" in result.stderr
         assert "RuntimeError: boom" in result.stderr

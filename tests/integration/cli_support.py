@@ -66,19 +66,10 @@ def clean_env(env: dict[str, str] | None = None, **extra: str) -> dict[str, str]
     return {**full, **(env or {}), **extra}
 
 
-def runner() -> CliRunner:
-    """A CliRunner that keeps stderr apart on every supported click."""
-    old_click: dict[str, Any] = {"mix_stderr": False}
-    try:  # click < 8.2 mixes stderr into stdout unless told not to
-        return CliRunner(**old_click)
-    except TypeError:
-        return CliRunner()
-
-
 def invoke(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run the command in this process; return (exit code, stdout, stderr)."""
     unset: dict[str, str | None] = dict.fromkeys(ENV_NAMES)
-    result = runner().invoke(cli, args, env={**unset, **(env or {})})
+    result = CliRunner().invoke(cli, args, env={**unset, **(env or {})})
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -8,6 +8,7 @@ import json
 import ssl
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Any, TypeVar
 
 import trustme
 
@@ -67,57 +68,30 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
     return head + body
 
 
-class RawServer:
-    """An asyncio TCP server (TLS when given a context) that runs ``handler`` per connection.
+_S = TypeVar("_S", bound="_LoopbackServer")
 
-    Attributes:
-        requests: Requests the handlers counted (they call ``count``).
-        connections: Connections accepted.
-        open: Connections open right now.
-        written: Bytes the handlers reported writing.
-    """
 
-    def __init__(self, handler: Handler, *, ssl_context: ssl.SSLContext | None = None) -> None:
-        self._handler = handler
+class _LoopbackServer:
+    """The lifecycle both test servers share: listen on 127.0.0.1, track handlers, hang up."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self._ssl = ssl_context
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.requests = 0
-        self.connections = 0
-        self.open = 0
-        self.written = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
 
-    @property
-    def url(self) -> str:
-        """The base URL to give the client."""
-        return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self.port}"
-
-    def count(self) -> None:
-        """Count one request."""
-        self.requests += 1
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self.open += 1
-        self._writers.add(writer)
+    def _track(self, writer: asyncio.StreamWriter) -> asyncio.Task[Any]:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        try:
-            await self._handler(self, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
-        finally:
-            self._tasks.discard(task)
-            self._writers.discard(writer)
-            writer.close()
-            with contextlib.suppress(ConnectionError, ssl.SSLError):
-                await writer.wait_closed()
-            self.open -= 1
+        self._writers.add(writer)
+        return task
 
-    async def __aenter__(self) -> RawServer:
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self: _S) -> _S:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self._ssl)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -138,6 +112,50 @@ class RawServer:
         await self._server.wait_closed()
 
 
+class RawServer(_LoopbackServer):
+    """An asyncio TCP server (TLS when given a context) that runs ``handler`` per connection.
+
+    Attributes:
+        requests: Requests the handlers counted (they call ``count``).
+        connections: Connections accepted.
+        open: Connections open right now.
+        written: Bytes the handlers reported writing.
+    """
+
+    def __init__(self, handler: Handler, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(ssl_context)
+        self._handler = handler
+        self.requests = 0
+        self.connections = 0
+        self.open = 0
+        self.written = 0
+
+    @property
+    def url(self) -> str:
+        """The base URL to give the client."""
+        return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self.port}"
+
+    def count(self) -> None:
+        """Count one request."""
+        self.requests += 1
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open += 1
+        task = self._track(writer)
+        try:
+            await self._handler(self, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            self._writers.discard(writer)
+            writer.close()
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await writer.wait_closed()
+            self.open -= 1
+
+
 def tls_server_context(ca: trustme.CA, *hosts: str) -> ssl.SSLContext:
     """A TLS 1.3 server context with a certificate for ``hosts`` from ``ca``."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -146,7 +164,7 @@ def tls_server_context(ca: trustme.CA, *hosts: str) -> ssl.SSLContext:
     return context
 
 
-class ConnectProxy:
+class ConnectProxy(_LoopbackServer):
     """A CONNECT-only proxy that sends every tunnel to ``target_port`` on 127.0.0.1.
 
     It records what it sees: the CONNECT lines, and every byte that passes through a tunnel, so
@@ -154,13 +172,10 @@ class ConnectProxy:
     """
 
     def __init__(self, target_port: int) -> None:
+        super().__init__()
         self.target_port = target_port
         self.connects: list[bytes] = []
         self.seen = bytearray()
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._writers: set[asyncio.StreamWriter] = set()
-        self.port = 0
 
     @property
     def url(self) -> str:
@@ -179,10 +194,7 @@ class ConnectProxy:
             writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self._writers.add(writer)
+        task = self._track(writer)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             self.seen += head
@@ -199,21 +211,3 @@ class ConnectProxy:
         finally:
             self._tasks.discard(task)
             writer.close()
-
-    async def __aenter__(self) -> ConnectProxy:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()

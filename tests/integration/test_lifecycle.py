@@ -85,7 +85,8 @@ async def test_aclose_stops_a_details_call_waiting_for_its_token(
     sent = await client.send_sms(destination=PHONE, text="hi")
     await client.get_message(sent.umid)
     waiting = asyncio.create_task(client.get_message(sent.umid))
-    await asyncio.sleep(0.05)
+    # Started and queued behind its token (an event, not a guess at how long that takes).
+    await eventually(lambda: waiting in client._calls)
     await client.aclose()
     with pytest.raises(e.APIConnectionError, match="nothing was sent"):
         await waiting
