@@ -20,6 +20,7 @@ Exit codes tell outcomes apart for scripts (``_cli_errors`` maps the SDK's error
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -73,11 +74,38 @@ class _Command(click.Group):
         except BaseException as exc:  # the one place every failure is reported
             if isinstance(exc, SystemExit):
                 raise
-            try:
-                code = errs.report(exc, opts.session, as_json=as_json)
-            except Exception:  # noqa: BLE001 (stderr itself failing: nothing left to print to)
-                code = errs.EXIT_INTERNAL
+            code = _report(exc, as_json)
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader left (`| head`) before the last of the output
+            _silence_output()
         sys.exit(code)
+
+
+def _report(exc: BaseException, as_json: bool) -> int:
+    if isinstance(exc, BrokenPipeError):
+        # The reader of the output went away (`| head`): nothing more can reach it.
+        _silence_output()
+        return errs.EXIT_LOCAL
+    try:
+        return errs.report(exc, opts.session, as_json=as_json)
+    except BrokenPipeError:
+        # The same failure, reported to no one, still has its own exit code.
+        _silence_output()
+        return errs.report(exc, opts.session, as_json=as_json)
+    except Exception:  # noqa: BLE001 (stderr itself failing: nothing left to print to)
+        return errs.EXIT_INTERNAL
+
+
+def _silence_output() -> None:
+    """Point stdout and stderr at /dev/null, so that flushing them at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # not a real file (a test runner's)
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
 
 
 @click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,6 +6,7 @@ Nothing here opens a connection: every run fails before any I/O, or its coroutin
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Coroutine
@@ -14,14 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from eightxeight_async import _cli_options
 from eightxeight_async._cli_app import cli
 from eightxeight_async._cli_sandbox import connectable_host
 from eightxeight_async._errors import APIStatusError, ValidationError
 
-from .integration.cli_support import ENV_NAMES
+from .integration.cli_support import ENV_NAMES, clean_env, runner
 
 # Nothing listens on the discard port; the runs below must fail before they would connect.
 NOWHERE = "https://127.0.0.1:9"
@@ -31,7 +31,7 @@ SETTINGS = ["--api-key", "key", "--subaccount-id", "acme_hq", "--base-url", NOWH
 
 def invoke(*args: str, **env: str) -> tuple[int, str, str]:
     unset: dict[str, str | None] = dict.fromkeys(ENV_NAMES)
-    result = CliRunner().invoke(cli, list(args), env={**unset, **env})
+    result = runner().invoke(cli, list(args), env={**unset, **env})
     assert "Traceback" not in result.stdout + result.stderr
     return result.exit_code, result.stdout, result.stderr
 
@@ -448,7 +448,7 @@ def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     """--debug (or EIGHTXEIGHT_DEBUG=1) prints the traceback of an internal error."""
     monkeypatch.setattr(_cli_options, "run_async", _raising(RuntimeError("boom")))
     for args, env in (([*SEND, "--debug"], {}), (SEND, {"EIGHTXEIGHT_DEBUG": "1"})):
-        result = CliRunner().invoke(cli, [*SETTINGS, *args], env=env)
+        result = runner().invoke(cli, [*SETTINGS, *args], env=env)
         assert result.exit_code == 70
         assert "Traceback" in result.stderr
         assert "RuntimeError: boom" in result.stderr
@@ -756,3 +756,35 @@ def test_sandbox_host_that_cannot_be_listened_on_is_named(host: str) -> None:
     assert code == 1, err
     assert err.startswith(f"error: The sandbox could not listen on --host {host}:")
     assert "--port" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["send", "--to", "+6591234567", "--text", "hi", "--json", "--bogus"], 2),
+        (["send", "--to", "123", "--text", "hi", "--json"], 3),
+        (["--help"], 1),  # the output itself could not be delivered: a quiet local failure
+    ],
+)
+def test_a_reader_that_left_keeps_the_exit_code_and_prints_no_traceback(
+    args: list[str], code: int
+) -> None:
+    """`eightxeight ... | head -1`: the reader has gone before the output is written (EPIPE)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to stdout now fails with a broken pipe
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "eightxeight_async", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**clean_env(), "EIGHTXEIGHT_API_KEY": "k", "EIGHTXEIGHT_SUBACCOUNT_ID": "acme_hq"},
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Exception ignored" not in result.stderr

@@ -50,6 +50,15 @@ def sandbox_in_thread(cert_dir: Path, **kwargs: Any) -> Iterator[Sandbox]:
         loop.close()
 
 
+def runner() -> CliRunner:
+    """A CliRunner that keeps stderr apart on every supported click (8.1 mixes it in by default)."""
+    old_click: dict[str, Any] = {"mix_stderr": False}
+    try:
+        return CliRunner(**old_click)
+    except TypeError:  # click 8.2 removed the argument: stderr is always apart
+        return CliRunner()
+
+
 def sandbox_env(sandbox: Sandbox) -> dict[str, str]:
     """The environment `eightxeight sandbox` tells a user to export."""
     return {
@@ -69,7 +78,7 @@ def clean_env(env: dict[str, str] | None = None, **extra: str) -> dict[str, str]
 def invoke(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run the command in this process; return (exit code, stdout, stderr)."""
     unset: dict[str, str | None] = dict.fromkeys(ENV_NAMES)
-    result = CliRunner().invoke(cli, args, env={**unset, **(env or {})})
+    result = runner().invoke(cli, args, env={**unset, **(env or {})})
     return result.exit_code, result.stdout, result.stderr
 
 
