@@ -8,7 +8,7 @@ Example::
         sent = await client.send_sms(destination="+6591234567", text="Your code is 123456")
 """
 
-from ._client import AsyncSmsClient
+from ._client import AsyncSmsClient, AsyncSmsClientWithRawResponse
 from ._config import RateLimits, Region, RetryPolicy
 from ._errors import (
     APIConnectionError,
@@ -20,6 +20,7 @@ from ._errors import (
     EightXEightError,
     InternalServerError,
     NotFoundError,
+    NotPrepaidError,
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
@@ -28,6 +29,7 @@ from ._errors import (
     UpgradeRequiredError,
     ValidationError,
 )
+from ._exports import LogExportError, LogExportTimeoutError
 from ._models import (
     Direction,
     Encoding,
@@ -42,7 +44,40 @@ from ._models import (
     StatusDetail,
     Track,
 )
+from ._models_account import (
+    Amount,
+    Balance,
+    CountryPrices,
+    CredentialsLocation,
+    Hni,
+    InboundCountryPrices,
+    InboundNumberPrice,
+    InboundNumberType,
+    OperatorPrice,
+    PriceDirection,
+    PriceList,
+    SubaccountPrices,
+    Webhook,
+    WebhookOAuth,
+)
+from ._models_batch import (
+    BatchMessage,
+    BatchResponse,
+    BatchTemplate,
+    CancelResponse,
+    SurveyBatchMessage,
+    SurveyTemplate,
+)
+from ._models_exports import (
+    LogExportStarted,
+    LogExportState,
+    LogExportStatus,
+    LogRecord,
+    aparse_log_records,
+    parse_log_records,
+)
 from ._ratelimit import InProcessRateLimiter, RateLimiter
+from ._raw import RawResponse
 from ._version import __version__
 
 __all__ = [
@@ -50,24 +85,48 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "Amount",
     "AsyncSmsClient",
+    "AsyncSmsClientWithRawResponse",
     "AuthenticationError",
     "BadRequestError",
+    "Balance",
+    "BatchMessage",
+    "BatchResponse",
+    "BatchTemplate",
+    "CancelResponse",
+    "CountryPrices",
+    "CredentialsLocation",
     "Direction",
     "EightXEightError",
     "Encoding",
+    "Hni",
     "InProcessRateLimiter",
+    "InboundCountryPrices",
+    "InboundNumberPrice",
+    "InboundNumberType",
     "InternalServerError",
+    "LogExportError",
+    "LogExportStarted",
+    "LogExportState",
+    "LogExportStatus",
+    "LogExportTimeoutError",
+    "LogRecord",
     "MessageDetails",
     "MessageState",
     "MessageStatus",
     "NotFoundError",
+    "NotPrepaidError",
+    "OperatorPrice",
     "Outcome",
     "PermissionDeniedError",
     "Price",
+    "PriceDirection",
+    "PriceList",
     "RateLimitError",
     "RateLimiter",
     "RateLimits",
+    "RawResponse",
     "Region",
     "ResponseValidationError",
     "RetryPolicy",
@@ -76,11 +135,18 @@ __all__ = [
     "SmsStatus",
     "SmsStatusCode",
     "StatusDetail",
+    "SubaccountPrices",
+    "SurveyBatchMessage",
+    "SurveyTemplate",
     "TLSVersionError",
     "Track",
     "UpgradeRequiredError",
     "ValidationError",
+    "Webhook",
+    "WebhookOAuth",
     "__version__",
+    "aparse_log_records",
+    "parse_log_records",
 ]
 
 # Public names report the package, not the private module they live in (as httpx does).

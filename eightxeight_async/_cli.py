@@ -7,7 +7,6 @@ themselves live in ``_cli_app``; its exit codes are documented there.
 
 from __future__ import annotations
 
-import json
 import sys
 
 __all__ = ["main"]
@@ -16,6 +15,13 @@ __all__ = ["main"]
 EXIT_USAGE = 2
 #: Exit code for Ctrl-C: 128 + SIGINT, what a shell reports.
 EXIT_INTERRUPTED = 130
+
+#: What ``--json`` prints on Ctrl-C: the CLI's error document, written out here because the JSON
+#: helpers of ``_converters`` may be the very modules still loading (a test checks it against them).
+INTERRUPTED_DOCUMENT = (
+    '{\n  "error": {\n    "type": "Interrupted",\n    "message": "Interrupted.",\n'
+    f'    "exit_code": {EXIT_INTERRUPTED}\n  }}\n}}\n'
+)
 
 # The commands that start the sandbox need its extra, which includes the CLI's.
 _SANDBOX_COMMANDS = frozenset({"sandbox", "demo"})
@@ -58,6 +64,5 @@ def main(argv: list[str] | None = None) -> None:
 def _interrupted(as_json: bool) -> None:
     sys.stderr.write("Interrupted.\n")
     if as_json:
-        error = {"type": "Interrupted", "message": "Interrupted.", "exit_code": EXIT_INTERRUPTED}
-        sys.stdout.write(json.dumps({"error": error}, indent=2) + "\n")
+        sys.stdout.write(INTERRUPTED_DOCUMENT)
     sys.exit(EXIT_INTERRUPTED)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sys
 from datetime import datetime, timezone
@@ -36,7 +35,7 @@ from ._cli_errors import CliError
 from ._cli_options import SECONDS, TEXT, Settings, apply, choice, connection_options
 from ._cli_sandbox import demo, sandbox_command
 from ._config import ENV_BASE_URL
-from ._converters import converter
+from ._converters import dumps_for_humans, jsonable
 from ._demo import mask_e164
 from ._models import MessageDetails, SmsResponse
 from ._version import __version__
@@ -158,7 +157,7 @@ def _text(value: object) -> str:
 
 
 def _to_data(value: object, *, masked: tuple[str, ...] = ()) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(json.dumps(converter.unstructure(value), default=str))
+    data: dict[str, Any] = jsonable(value)
     for key in masked:
         if isinstance(data.get(key), str):
             data[key] = mask_e164(data[key])
@@ -166,7 +165,7 @@ def _to_data(value: object, *, masked: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def _echo_json(data: dict[str, Any]) -> None:
-    click.echo(json.dumps(data, indent=2))
+    click.echo(dumps_for_humans(data))
 
 
 def _echo_fields(rows: list[tuple[str, str]]) -> None:

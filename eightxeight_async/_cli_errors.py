@@ -10,7 +10,6 @@ user has its control characters escaped before it reaches a terminal.
 
 from __future__ import annotations
 
-import json
 import os
 import ssl
 import sys
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 import httpx
 
+from ._converters import dumps_for_humans
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -297,8 +297,13 @@ def _describe(
             f"The send may or may not have been accepted by {where}: {reason} after the request "
             "went out."
         )
+        reference = (
+            f"--client-message-id {clean(exc.client_message_id)}"
+            if exc.client_message_id is not None
+            else f"client batch id {clean(exc.client_batch_id or 'unknown')}"
+        )
         hints = [
-            f"Look for --client-message-id {clean(exc.client_message_id)} (delivery receipts, "
+            f"Look for {reference} (delivery receipts, "
             "8x8's log export) before sending again: a resend may deliver the message twice.",
         ]
         http_hint = _http_hint(settings)
@@ -346,7 +351,7 @@ def print_json_error(
 ) -> None:
     """Print the one JSON document of a failed ``--json`` run: ``{"error": {...}}``."""
     error = {"type": error_type, "message": message, "exit_code": code}
-    click.echo(json.dumps({**(document or {}), "error": error}, indent=2))
+    click.echo(dumps_for_humans({**(document or {}), "error": error}))
 
 
 def report(exc: BaseException, settings: Settings | None, *, as_json: bool = False) -> int:
@@ -394,5 +399,5 @@ def report(exc: BaseException, settings: Settings | None, *, as_json: bool = Fal
         error = {"type": type(exc).__name__, "message": message, "exit_code": code, **fields}
         if hints:
             error["hint"] = " ".join(hints)
-        click.echo(json.dumps({**(document or {}), "error": error}, indent=2))
+        click.echo(dumps_for_humans({**(document or {}), "error": error}))
     return code

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
-import json
 import signal
 import socket
 import sys
@@ -24,10 +23,11 @@ from . import _cli_errors as errs
 from . import _cli_options as opts
 from ._cli_errors import CliError, clean
 from ._cli_options import ENV_CA_BUNDLE, SECONDS, SHARE, TEXT, Finite, apply, output_options
-from ._config import ENV_API_KEY, ENV_BASE_URL, ENV_SUBACCOUNT_ID
+from ._config import ENV_ACCOUNT_ID, ENV_API_KEY, ENV_BASE_URL, ENV_SUBACCOUNT_ID
+from ._converters import dumps_for_humans
 from ._demo import DemoReport
 from ._errors import ValidationError
-from ._validators import check_api_key, check_subaccount_id
+from ._validators import check_account_id, check_api_key, check_subaccount_id
 
 __all__ = ["connectable_host", "demo", "print_demo", "sandbox_command"]
 
@@ -91,6 +91,8 @@ _SANDBOX_OPTIONS = {
     "slow_seconds": "--slow-seconds",
     "seed": "--seed",
     "cert_dir": "--cert-dir",
+    "account_id": "--account-id",
+    "start_balance": "--start-balance",
 }
 
 
@@ -99,6 +101,16 @@ def _check_key(ctx: click.Context, param: click.Parameter, value: str | None) ->
     if value is not None:
         try:
             check_api_key(value)
+        except ValidationError as exc:
+            raise click.BadParameter(f"must be {exc.rule}.") from None
+    return value
+
+
+def _check_account(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # The account must be one the client can name (8x8's GUID rule).
+    if value is not None:
+        try:
+            check_account_id(value)
         except ValidationError as exc:
             raise click.BadParameter(f"must be {exc.rule}.") from None
     return value
@@ -146,6 +158,20 @@ def _check_subaccounts(
     callback=_check_subaccounts,
     help="Subaccount(s) the key owns (repeat the option for more; --subaccount is an alias).",
 )
+@click.option(
+    "--account-id",
+    type=TEXT,
+    callback=_check_account,
+    help="Account (a GUID) of the account routes: prices, balance, webhooks (random when omitted).",
+)
+@click.option(
+    "--start-balance",
+    type=TEXT,
+    default="100",
+    show_default=True,
+    help="Prepaid balance in EUR before anything is sent; each part sent lowers it.",
+)
+@click.option("--postpaid", is_flag=True, help="A post-paid account: the balance answers 403/1201.")
 @click.option(
     "--sent-after", type=SECONDS, default=1.0, show_default=True, help="Seconds until `sent`."
 )
@@ -218,6 +244,9 @@ def sandbox_command(
             faults=faults,
             tls12_only=options["tls12_only"],
             cert_dir=cert_dir,
+            account_id=options["account_id"],
+            start_balance=options["start_balance"],
+            postpaid=options["postpaid"],
         )
     except ValidationError as exc:  # a rule of the sandbox's the options above do not cover
         hint = _SANDBOX_OPTIONS.get(exc.field, exc.field)
@@ -288,12 +317,16 @@ def _announce(server: Any, host: str, as_json: bool, options: dict[str, Any]) ->
         ENV_BASE_URL: url,
         ENV_API_KEY: server.api_key,
         ENV_SUBACCOUNT_ID: server.subaccount_id,
+        ENV_ACCOUNT_ID: server.account_id,
         ENV_CA_BUNDLE: str(server.ca_path),
     }
     if as_json:
-        # The four variables stay at the top (the shape of earlier versions); the rest follows.
+        # The variables stay at the top (the shape of earlier versions); the rest follows.
         document = {
             **values,
+            "account_id": server.account_id,
+            "start_balance": options["start_balance"],
+            "postpaid": bool(options["postpaid"]),
             "base_url": url,
             "host": host,
             "port": server.port,
@@ -312,7 +345,7 @@ def _announce(server: Any, host: str, as_json: bool, options: dict[str, Any]) ->
             },
         }
         # One line, unlike the other commands' documents: it is read while the sandbox runs.
-        click.echo(json.dumps(document))
+        click.echo(dumps_for_humans(document, indent=None))
         sys.stdout.flush()
         return
     tls = "TLS 1.2 only" if server.tls12_only else "TLS 1.3"
@@ -322,7 +355,10 @@ def _announce(server: Any, host: str, as_json: bool, options: dict[str, Any]) ->
     click.echo("Point the client or the CLI at it:\n")
     for name, value in values.items():
         click.echo(f"export {name}={value}")
-    click.echo("\nTest numbers: +15550100001 and +15550100002 end undelivered,")
+    balance = options["start_balance"]
+    kind = "post-paid" if options["postpaid"] else f"prepaid, balance {balance} EUR"
+    click.echo(f"\nAccount {server.account_id}: {kind}.")
+    click.echo("Test numbers: +15550100001 and +15550100002 end undelivered,")
     click.echo("+15550100003 is REJECTED; any other valid number is delivered.")
     click.echo("Ctrl-C stops it.")
     sys.stdout.flush()
@@ -372,7 +408,7 @@ def print_demo(report: DemoReport, *, as_json: bool, console: Console | None = N
     if as_json:
         data = dataclasses.asdict(report)
         data["summary"] = report.summary
-        click.echo(json.dumps(data, indent=2))
+        click.echo(dumps_for_humans(data))
         return
     console = console or Console(highlight=False)
     longest_id = max((len(i) for i in report.ids), default=0)

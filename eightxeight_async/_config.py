@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_TIMEOUT",
+    "ENV_ACCOUNT_ID",
     "ENV_API_KEY",
     "ENV_BASE_URL",
     "ENV_CA_BUNDLE",
@@ -31,6 +32,8 @@ __all__ = [
 
 ENV_API_KEY = "EIGHTXEIGHT_API_KEY"
 ENV_SUBACCOUNT_ID = "EIGHTXEIGHT_SUBACCOUNT_ID"
+#: The account of the account operations (prices, balance, webhooks), when not given.
+ENV_ACCOUNT_ID = "EIGHTXEIGHT_ACCOUNT_ID"
 ENV_BASE_URL = "EIGHTXEIGHT_BASE_URL"
 #: A CA bundle path for the client's ``verify`` when it is not given (the sandbox prints one).
 ENV_CA_BUNDLE = "EIGHTXEIGHT_CA_BUNDLE"
@@ -112,9 +115,12 @@ class RetryPolicy:
     exactly that long instead, capped at ``max_retry_after``.
 
     Retried: HTTP 429, HTTP 500 (8x8 code 2000 or an unparseable body), connection errors that
-    happened before the request was sent, and timeouts or disconnects on ``get_message``. Never
-    retried: other 4xx, 426, TLS and certificate failures. A send whose outcome is unknown raises
-    ``SendOutcomeUnknownError`` unless ``replay_ambiguous_sends`` is true.
+    happened before the request was sent, and timeouts or disconnects on reads (``get_message``
+    and the other GETs) and on DELETEs (cancels, PII deletion, webhook removal), which are
+    harmless to repeat. Never retried: other 4xx, 426, TLS and certificate failures, and
+    timeouts of other requests that change something (feedback, starting a log export, setting
+    a webhook). A send whose outcome is unknown raises ``SendOutcomeUnknownError`` unless
+    ``replay_ambiguous_sends`` is true. The whole table is in ``eightxeight_async._retry``.
     """
 
     max_attempts: int = attrs.field(default=4, validator=_at_least_one)
@@ -140,14 +146,16 @@ class RetryPolicy:
 
 @attrs.frozen(kw_only=True)
 class RateLimits:
-    """Client-side rate limits, per subaccount and per endpoint class.
+    """Client-side rate limits, per subaccount (or account) and per endpoint class.
 
     8x8 allows 1800 requests/s per subaccount for sending and 1 request/s per subaccount for
-    message details. Staying under them here turns 429 storms into short, orderly waits.
+    message details. Staying under them here turns 429 storms into short, orderly waits. The
+    account operations (prices, balance, webhooks) have a bucket per account; 8x8 documents
+    429 for them but no number, so the default is a modest 10 requests/s.
     """
 
     send_per_second: float = attrs.field(default=1800.0, validator=_positive("send_per_second"))
-    """Requests per second for ``send_sms``, ``send_survey`` and ``send_feedback``."""
+    """Requests per second per subaccount for every subaccount operation but ``get_message``."""
     send_burst: int = attrs.field(default=180)
     """How many send requests may go at once before the rate applies (100 ms worth by default).
 
@@ -157,9 +165,13 @@ class RateLimits:
     """Requests per second for ``get_message``."""
     details_burst: int = attrs.field(default=1)
     """Burst for ``get_message``: 1, since 8x8 counts details requests one per second."""
+    account_per_second: float = attrs.field(default=10.0, validator=_positive("account_per_second"))
+    """Requests per second per account for ``get_prices``, ``get_balance`` and the webhooks."""
+    account_burst: int = attrs.field(default=10)
+    """Burst for the account operations."""
 
     def __attrs_post_init__(self) -> None:
-        for name in ("send_burst", "details_burst"):
+        for name in ("send_burst", "details_burst", "account_burst"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(name, "an integer of at least 1")
@@ -168,5 +180,10 @@ class RateLimits:
     def unlimited(cls) -> RateLimits:
         """Return limits so high that they never wait (for tests against a local server)."""
         return cls(
-            send_per_second=1e9, send_burst=10**9, details_per_second=1e9, details_burst=10**9
+            send_per_second=1e9,
+            send_burst=10**9,
+            details_per_second=1e9,
+            details_burst=10**9,
+            account_per_second=1e9,
+            account_burst=10**9,
         )

@@ -129,7 +129,7 @@ async def run_demo(
                 add(
                     "send_sms + drop",
                     "SendOutcomeUnknownError, not replayed; look up its client_message_id",
-                    client_message_id=exc.client_message_id,
+                    client_message_id=exc.client_message_id or "",
                 )
                 report.unknown_outcome_client_message_id = exc.client_message_id
         report.sandbox_requests = dict(sbx.state.requests)

@@ -13,6 +13,7 @@ Every error the SDK raises derives from :class:`EightXEightError`::
     │       ├── BadRequestError (400)
     │       ├── AuthenticationError (401)
     │       ├── PermissionDeniedError (403)
+    │       │   └── NotPrepaidError (403, code 1201)     the balance of a post-paid account
     │       ├── NotFoundError (404)
     │       ├── UpgradeRequiredError (426, code 1014)
     │       ├── RateLimitError (429)                     .retry_after
@@ -28,16 +29,32 @@ Errors never hold the secrets of the request that failed: ``.request`` is a copy
 the URL and the headers less ``Authorization``, ``Proxy-Authorization`` and ``Cookie``, and no body;
 ``.response`` is a copy with the status, the headers less ``Set-Cookie`` and at most
 :data:`MAX_ERROR_BODY` bytes of body (none at all for a 2xx answer, which echoes the phone number).
-Every error pickles and unpickles (process pools, task queues), carrying only those copies.
+Every error pickles and unpickles (process pools, task queues), carrying only those copies (made
+in ``_redact``).
+
+Errors state facts; they decide nothing. Two facts drive the retry rules (which ``_retry`` alone
+applies): :attr:`APIError.may_have_been_sent` (whether 8x8 may have received the request) and
+:attr:`APIConnectionError.permanent` (a failure that cannot pass by itself: a TLS or certificate
+problem, a wrong URL, a closed client). :func:`error_from_response` is the one place an HTTP
+error answer becomes an error.
 """
 
-import contextlib
-import weakref
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import attrs
 import httpx
+
+# The limits and clean_server_text are part of what this module offers its importers.
+from ._redact import MAX_ERROR_BODY as MAX_ERROR_BODY
+from ._redact import MAX_SERVER_TEXT as MAX_SERVER_TEXT
+from ._redact import clean_server_text as clean_server_text
+from ._redact import (
+    is_redacted,
+    redacted_request,
+    redacted_response,
+    request_of,
+)
 
 __all__ = [
     "APIConnectionError",
@@ -49,6 +66,7 @@ __all__ = [
     "EightXEightError",
     "InternalServerError",
     "NotFoundError",
+    "NotPrepaidError",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseValidationError",
@@ -57,99 +75,6 @@ __all__ = [
     "UpgradeRequiredError",
     "ValidationError",
 ]
-
-#: How many bytes of an error response's body an error keeps (8x8's error bodies are ~200 bytes).
-MAX_ERROR_BODY = 4096
-#: How many characters of one server-provided string go into an error message.
-MAX_SERVER_TEXT = 200
-
-# Headers that carry credentials: never kept on an error, live or pickled.
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-# Headers that describe the original body, which the copy on an error no longer has.
-_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
-# The copies made here, so that pickling passes them on as they are (and an error's request
-# stays the same object as its response's request).
-_REDACTED: weakref.WeakSet[httpx.Request | httpx.Response] = weakref.WeakSet()
-
-
-def clean_server_text(value: str, limit: int = MAX_SERVER_TEXT) -> str:
-    r"""Make a server-provided string safe to put in an error message.
-
-    Every character ``str.isprintable()`` refuses becomes its ``\x..`` / ``\u....`` escape:
-    controls (C0, DEL, C1; ESC starts ANSI sequences), format characters (bidi overrides,
-    zero-width), lone surrogates, line and paragraph separators, unassigned code points. The
-    result is cut at ``limit`` characters with an ellipsis.
-
-    Args:
-        value: The text as the server sent it.
-        limit: The most characters to keep.
-
-    Returns:
-        One printable line.
-    """
-    if value.isprintable() and len(value) <= limit:
-        return value
-    out: list[str] = []
-    size = 0
-    for ch in value:
-        piece = ch if ch.isprintable() else ascii(ch)[1:-1]
-        if size + len(piece) > limit:
-            return "".join(out) + "\u2026"
-        out.append(piece)
-        size += len(piece)
-    return "".join(out)
-
-
-def _redacted_request(request: httpx.Request | None) -> httpx.Request | None:
-    """A copy of ``request`` with its method, URL and non-secret headers, and no body."""
-    if request is None:
-        return None
-    if request in _REDACTED:
-        return request
-    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _SECRET_HEADERS]
-    copy = httpx.Request(request.method, request.url, headers=headers)
-    _REDACTED.add(copy)
-    return copy
-
-
-def _redacted_response(response: httpx.Response, *, keep_body: bool) -> httpx.Response:
-    """A copy of ``response``: status, reason, non-secret headers, a bounded body prefix or none."""
-    headers = [
-        (k, v)
-        for k, v in response.headers.multi_items()
-        if k.lower() not in _SECRET_HEADERS and k.lower() not in _BODY_HEADERS
-    ]
-    content = _content_of(response)[:MAX_ERROR_BODY] if keep_body else b""
-    extensions: dict[str, Any] = {
-        key: response.extensions[key]
-        for key in ("http_version", "reason_phrase")
-        if key in response.extensions
-    }
-    copy = httpx.Response(
-        response.status_code,
-        headers=headers,
-        content=content,
-        request=_redacted_request(_request_of(response)),
-        extensions=extensions,
-    )
-    with contextlib.suppress(RuntimeError):  # raised when the response was never closed
-        copy.elapsed = response.elapsed
-    _REDACTED.add(copy)
-    return copy
-
-
-def _content_of(response: httpx.Response) -> bytes:
-    try:
-        return response.content
-    except httpx.ResponseNotRead:  # a body left unread (too large, or the stream failed)
-        return b""
-
-
-def _request_of(response: httpx.Response) -> httpx.Request | None:
-    try:
-        return response.request
-    except RuntimeError:  # httpx raises it for a response built without a request
-        return None
 
 
 def _restore(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
@@ -173,12 +98,12 @@ class EightXEightError(Exception):
         for key, value in state.items():
             # The SDK's errors hold redacted copies already; this catches a raw request or
             # response that a subclass or a caller stored after construction.
-            if value in _REDACTED:
+            if is_redacted(value):
                 continue
             if isinstance(value, httpx.Request):
-                state[key] = _redacted_request(value)
+                state[key] = redacted_request(value)
             elif isinstance(value, httpx.Response):
-                state[key] = _redacted_response(
+                state[key] = redacted_response(
                     value, keep_body=not isinstance(self, ResponseValidationError)
                 )
         return (_restore, (type(self), self.args, state))
@@ -210,22 +135,41 @@ class APIError(EightXEightError):
     Attributes:
         request: A redacted copy of the request that failed (method, URL, headers without
             ``Authorization``; no body), or ``None`` when it was never built.
+        may_have_been_sent: Whether 8x8 may have received the request: always true for an
+            :class:`APIStatusError` (8x8 answered); for a connection error, true when the
+            failure came after the request's bytes may have gone out (a read timeout, a
+            disconnect), false when it provably never left (refused, connect timeout, no free
+            connection, closed before sending). A fact, not a decision: the retry rules combine
+            it with the kind of call (a read is repeated, a send is not).
     """
 
     request: httpx.Request | None
+    may_have_been_sent: bool = False
 
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
         super().__init__(message)
-        self.request = _redacted_request(request)
+        self.request = redacted_request(request)
 
 
 class APIConnectionError(APIError):
-    """The connection to 8x8 failed; ``__cause__`` holds the transport error."""
+    """The connection to 8x8 failed; ``__cause__`` holds the transport error.
 
-    # Read by the retry rules: whether the request may have reached the server, and whether the
-    # failure can pass by itself (a refused certificate cannot).
-    _may_have_been_sent: bool = False
-    _retryable: bool = True
+    Attributes:
+        permanent: Whether the failure cannot pass by itself, so that trying again is pointless:
+            a server without TLS 1.3, a certificate that failed verification, a port that does
+            (or does not) speak TLS against the URL's scheme, a URL that cannot be built, or a
+            client closed with ``aclose()``. False for failures that may pass (refused, reset,
+            timed out).
+
+    Args:
+        message: The sentence.
+        request: The request that failed (kept as a redacted copy).
+        may_have_been_sent: See :attr:`APIError.may_have_been_sent`.
+        permanent: See :attr:`permanent`.
+        retryable: The older spelling of ``not permanent``; when given, it wins.
+    """
+
+    permanent: bool = False
 
     def __init__(
         self,
@@ -233,11 +177,12 @@ class APIConnectionError(APIError):
         *,
         request: httpx.Request | None = None,
         may_have_been_sent: bool = False,
-        retryable: bool = True,
+        permanent: bool = False,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message, request=request)
-        self._may_have_been_sent = may_have_been_sent
-        self._retryable = retryable
+        self.may_have_been_sent = may_have_been_sent
+        self.permanent = permanent if retryable is None else not retryable
 
 
 class APITimeoutError(APIConnectionError):
@@ -265,7 +210,16 @@ class TLSVersionError(APIConnectionError):
         *,
         request: httpx.Request | None = None,
     ) -> None:
-        super().__init__(message, request=request, retryable=False)
+        super().__init__(message, request=request, permanent=True)
+
+
+class SendIds(NamedTuple):
+    """What names a send, for :class:`SendOutcomeUnknownError`: its message or batch reference."""
+
+    client_message_id: str | None = None
+    """The ``clientMessageId`` of a single send."""
+    client_batch_id: str | None = None
+    """The ``clientBatchId`` of a batch send."""
 
 
 class SendOutcomeUnknownError(APIConnectionError):
@@ -273,29 +227,42 @@ class SendOutcomeUnknownError(APIConnectionError):
 
     It is not retried unless ``RetryPolicy(replay_ambiguous_sends=True)``, because 8x8 has no
     idempotency key and a replay can deliver the message twice. Look the message up by
-    ``client_message_id`` (delivery receipts, log export) before sending it again.
+    ``client_message_id`` (delivery receipts, log export) before sending it again; for a batch,
+    by ``client_batch_id``. ``may_have_been_sent`` is always true; ``permanent`` is true when the
+    client was closed (then not even ``replay_ambiguous_sends`` replays it).
 
     Attributes:
         client_message_id: The ``clientMessageId`` that was sent (generated when the caller gave
-            none).
+            none); ``None`` for a batch send.
+        client_batch_id: The ``clientBatchId`` of a batch send (generated when the caller gave
+            none); ``None`` for a single send.
     """
 
-    client_message_id: str
+    client_message_id: str | None
+    client_batch_id: str | None
 
     def __init__(
         self,
         *,
-        client_message_id: str,
+        client_message_id: str | None = None,
+        client_batch_id: str | None = None,
         reason: str = "the connection failed",
         request: httpx.Request | None = None,
+        permanent: bool = False,
     ) -> None:
+        if client_batch_id is not None and client_message_id is None:
+            look_for = f"client_batch_id={client_batch_id!r}"
+        else:
+            look_for = f"client_message_id={client_message_id!r}"
         super().__init__(
             f"The send may or may not have been accepted by 8x8: {reason} after the request was "
-            f"sent. Check for client_message_id={client_message_id!r} before sending it again.",
+            f"sent. Check for {look_for} before sending it again.",
             request=request,
             may_have_been_sent=True,
+            permanent=permanent,
         )
         self.client_message_id = client_message_id
+        self.client_batch_id = client_batch_id
 
 
 class APIStatusError(APIError):
@@ -320,6 +287,7 @@ class APIStatusError(APIError):
     error_id: str | None
     timestamp: datetime | None
     body: object
+    may_have_been_sent = True  # 8x8 answered, so it received the request
 
     def __init__(
         self,
@@ -331,10 +299,10 @@ class APIStatusError(APIError):
         error_id: str | None = None,
         timestamp: datetime | None = None,
     ) -> None:
-        redacted = _redacted_response(response, keep_body=True)
+        redacted = redacted_response(response, keep_body=True)
         super().__init__(message, request=None)
         # The copy's request is already redacted: share it rather than copy it twice.
-        self.request = _request_of(redacted)
+        self.request = request_of(redacted)
         self.response = redacted
         self.status_code = response.status_code
         self.body = body
@@ -352,7 +320,14 @@ class AuthenticationError(APIStatusError):
 
 
 class PermissionDeniedError(APIStatusError):
-    """HTTP 403: the account may not do this (e.g. code 1201, not in prepaid mode)."""
+    """HTTP 403: the account may not do this (code 1201 is :class:`NotPrepaidError`)."""
+
+
+class NotPrepaidError(PermissionDeniedError):
+    """HTTP 403, code 1201 "Account not in prepaid mode": a post-paid account has no balance.
+
+    Raised by ``get_balance`` for a post-paid account.
+    """
 
 
 class NotFoundError(APIStatusError):
@@ -413,7 +388,7 @@ class ResponseValidationError(EightXEightError):
     def __init__(self, message: str, *, path: str, response: httpx.Response | None = None) -> None:
         super().__init__(message)
         self.path = path
-        self.response = None if response is None else _redacted_response(response, keep_body=False)
+        self.response = None if response is None else redacted_response(response, keep_body=False)
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
@@ -424,132 +399,94 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     426: UpgradeRequiredError,
     429: RateLimitError,
 }
+# 8x8 codes that name a more specific class than their status does.
+_CODE_CLASSES: dict[tuple[int, int], type[APIStatusError]] = {
+    (403, 1201): NotPrepaidError,
+}
 
 
-def error_class_for_status(status_code: int) -> type[APIStatusError]:
-    """Return the error class for an HTTP error status.
+def error_class_for_status(status_code: int, code: int | None = None) -> type[APIStatusError]:
+    """Return the error class for an HTTP error status (and 8x8 code, when it has one).
 
     Args:
         status_code: An HTTP status of 400 or above.
+        code: 8x8's error code from the body, if any.
 
     Returns:
         The most specific :class:`APIStatusError` subclass.
     """
+    if code is not None:
+        special = _CODE_CLASSES.get((status_code, code))
+        if special is not None:
+            return special
     if status_code >= 500:
         return InternalServerError
     return _STATUS_CLASSES.get(status_code, APIStatusError)
 
 
-def _error_code(raw: object) -> int | None:
-    # 8x8's codes are small integers; anything else (a bool, "²", a 4000-digit number) is no code.
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 9:
-        raw = int(raw)
-    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < 2**31:
-        return raw
-    return None
+@attrs.frozen(kw_only=True)
+class ErrorBody:
+    """8x8's error body (``{"code", "message", "errorId", "timestamp"}``), read leniently.
 
+    ``_converters.parse_error_body`` is the only place that reads it from the wire: a field of
+    the wrong type, or a body that is not 8x8's, leaves the field ``None`` rather than fail.
 
-# 8x8's error bodies are flat objects. A parsed body nested much deeper is kept as text instead:
-# pickle (process pools) gives up on a few hundred levels that json parses fine.
-_MAX_BODY_DEPTH = 32
-
-
-def _shallow(value: object) -> bool:
-    """Whether ``value`` is nested at most ``_MAX_BODY_DEPTH`` levels, checked without recursion."""
-    stack: list[tuple[object, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth >= _MAX_BODY_DEPTH:
-                return False
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return True
-
-
-def make_status_error(
-    response: httpx.Response,
-    *,
-    retry_after: float | None,
-    parse_timestamp: Callable[[str], datetime],
-    decode_json: Callable[[bytes], object],
-) -> APIStatusError:
-    """Build the typed error for an HTTP error response, parsing 8x8's error body when present.
-
-    Server text that reaches the message (8x8's ``message``, ``errorId``, the reason phrase) is
-    escaped and cut (see :func:`clean_server_text`); the attributes keep it as sent, bounded.
-
-    Args:
-        response: The error response; its body should already be read (an unread one counts
-            as empty).
-        retry_after: The parsed ``Retry-After`` in seconds (used for 429 only).
-        parse_timestamp: The SDK's lenient datetime parser (passed in: this module imports
-            nothing of ours).
-        decode_json: The SDK's JSON decoder, which raises ``ValueError`` for anything that is
-            not JSON, nesting too deep included (``_converters.decode_json``; passed in, since
-            _converters imports this module).
-
-    Returns:
-        The error, ready to raise.
+    Attributes:
+        code: 8x8's error code (e.g. 1002), or ``None``.
+        message: 8x8's message, or ``None`` when absent or blank.
+        error_id: 8x8's ``errorId`` (at most 200 characters), or ``None``.
+        timestamp: When 8x8 says the error happened, or ``None``.
+        document: What :attr:`APIStatusError.body` shows: the decoded JSON when it was JSON of
+            at most :data:`MAX_ERROR_BODY` bytes nested at most 32 levels, else the first
+            :data:`MAX_ERROR_BODY` bytes as text.
     """
-    content = _content_of(response)
-    body: object = None
-    parsed: object = None
-    if content:
-        try:
-            parsed = decode_json(content)
-        except ValueError:
-            parsed = None
-            body = content[:MAX_ERROR_BODY].decode(response.encoding or "utf-8", "replace")
-        else:
-            body = (
-                parsed
-                if len(content) <= MAX_ERROR_BODY and _shallow(parsed)
-                else content[:MAX_ERROR_BODY].decode("utf-8", "replace")
-            )
+
     code: int | None = None
     message: str | None = None
     error_id: str | None = None
     timestamp: datetime | None = None
-    if isinstance(parsed, dict):
-        code = _error_code(parsed.get("code"))
-        raw_message = parsed.get("message")
-        message = raw_message if isinstance(raw_message, str) and raw_message.strip() else None
-        raw_id = parsed.get("errorId")
-        error_id = raw_id[:MAX_SERVER_TEXT] if isinstance(raw_id, str) and raw_id else None
-        raw_ts = parsed.get("timestamp")
-        if isinstance(raw_ts, str):
-            try:
-                timestamp = parse_timestamp(raw_ts)
-            except (ValueError, OverflowError):
-                timestamp = None
+    document: object = None
+
+
+def error_from_response(
+    response: httpx.Response, body: ErrorBody | None, *, retry_after: float | None
+) -> APIStatusError:
+    """Build the typed error for an HTTP error answer: the one place that does.
+
+    The message is a sentence: status, 8x8 code, 8x8's message and errorId. Server text that
+    reaches it (8x8's ``message``, ``errorId``, the reason phrase) is escaped and cut (see
+    :func:`clean_server_text`); the attributes keep it as sent, bounded.
+
+    Args:
+        response: The error answer (its body read, or cut to a bounded prefix).
+        body: 8x8's error body as ``_converters.parse_error_body`` read it; ``None`` when the
+            answer had no body.
+        retry_after: The ``Retry-After`` wait in seconds (kept on a 429 only).
+
+    Returns:
+        The error, ready to raise.
+    """
+    facts = body if body is not None else ErrorBody()
     status = response.status_code
+    code = facts.code
     detail = f"HTTP {status}" if code is None else f"HTTP {status}, code {code}"
     text = f"8x8 rejected the request ({detail})"
     if status >= 500:
         text = f"8x8 failed to handle the request ({detail})"
-    reason = message or response.reason_phrase or "no message"
+    reason = facts.message or response.reason_phrase or "no message"
     text += f": {clean_server_text(reason)}"
     if not text.endswith((".", "!", "?", ")")):
         text += "."
-    if error_id:
-        text += f" [errorId {clean_server_text(error_id)}]"
-    cls = error_class_for_status(status)
+    if facts.error_id:
+        text += f" [errorId {clean_server_text(facts.error_id)}]"
+    cls = error_class_for_status(status, code)
+    fields: dict[str, Any] = {
+        "response": response,
+        "body": facts.document,
+        "code": code,
+        "error_id": facts.error_id,
+        "timestamp": facts.timestamp,
+    }
     if cls is RateLimitError:
-        return RateLimitError(
-            text,
-            response=response,
-            body=body,
-            code=code,
-            error_id=error_id,
-            timestamp=timestamp,
-            retry_after=retry_after,
-        )
-    return cls(
-        text,
-        response=response,
-        body=body,
-        code=code,
-        error_id=error_id,
-        timestamp=timestamp,
-    )
+        return RateLimitError(text, retry_after=retry_after, **fields)
+    return cls(text, **fields)

@@ -1,9 +1,11 @@
-"""The HTTP layer: the TLS 1.3 context, the connection pool, and one attempt of one request.
+"""The HTTP layer: one attempt of one request over the client's pool, and the facts of how it went.
 
-This is the only module that talks to httpx. It turns every failure of an attempt into one of our
-errors (what a failure means is decided in ``_transport_errors``), and decides there whether the
-request may have reached the server: that decision is what keeps a retried send from becoming a
-duplicate SMS.
+:class:`HttpSender` sends a request and returns the answer, whatever its status (``_errors``
+builds the error of an error answer, one level up). It turns every failure of an attempt into one
+of our errors, stating whether the request may have reached the server (what a failure means is
+decided in ``_transport_errors``): that fact is what keeps a retried send from becoming a
+duplicate SMS. Whether to try again is not decided here. The pool itself is built in
+``_transport``, the TLS context in ``_tls``.
 
 What ``timeout`` bounds, per attempt (``httpx.Timeout``: ``connect``, ``read``, ``write``,
 ``pool``):
@@ -31,32 +33,21 @@ at most ``MAX_ERROR_BODY_BYTES``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib.util
 import logging
-import os
-import ssl
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any, Literal, Union
+from typing import Any
 
-import certifi
 import httpx
 
-from ._config import DEFAULT_LIMITS
-from ._converters import decode_json, parse_datetime
 from ._errors import (
     APIConnectionError,
     APIError,
-    APIStatusError,
     EightXEightError,
-    ValidationError,
-    make_status_error,
+    ResponseValidationError,
+    SendIds,
 )
-from ._netbackend import install_closing_backend
-from ._pool import install_linear_pool
-from ._proxy import ProxyRouter, ProxyTypes, resolve_proxy
 from ._reading import (
     MAX_ERROR_BODY_BYTES,
     MAX_RESPONSE_BYTES,
@@ -65,19 +56,12 @@ from ._reading import (
     read_body,
     set_body,
 )
-from ._retry import parse_retry_after
+from ._transport import TransportTypes, aiohttp_slots, uses_httpcore
 from ._transport_errors import (
-    FailureKind,
     StopReason,
-    classify_transport_error,
+    explain_failure,
     map_stop,
-    map_transport_error,
-    may_be_tls_reply,
-    probe_speaks_tls,
-    probe_tls_version,
     redact_chain,
-    refine_after_probe,
-    undecodable_body_error,
 )
 from ._version import __version__
 
@@ -86,136 +70,15 @@ __all__ = [
     "MAX_RESPONSE_BYTES",
     "USER_AGENT",
     "HttpSender",
-    "ProxyTypes",
     "TransportTypes",
-    "VerifyTypes",
-    "build_http_client",
-    "build_ssl_context",
-    "classify_transport_error",
-    "map_transport_error",
 ]
 
 logger = logging.getLogger("eightxeight_async")
-
-VerifyTypes = Union[bool, str, "os.PathLike[str]", ssl.SSLContext]
-TransportTypes = Literal["httpx", "aiohttp"]
 
 USER_AGENT = (
     f"eightxeight-async/{__version__} python/{sys.version_info.major}.{sys.version_info.minor} "
     f"httpx/{httpx.__version__}"
 )
-
-_TLS13_OK = (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.MAXIMUM_SUPPORTED)
-
-
-def build_ssl_context(verify: VerifyTypes) -> ssl.SSLContext:
-    """Build the client's one SSL context, refusing anything below TLS 1.3.
-
-    Args:
-        verify: ``True`` (the certifi CA bundle), a path to a CA bundle, or a context of the
-            caller's, which is used as is and must already refuse versions below TLS 1.3.
-
-    Returns:
-        The SSL context.
-
-    Raises:
-        ValidationError: When ``verify`` is ``False``, a path that cannot be loaded, or a context
-            that allows TLS 1.2 or lower.
-    """
-    if isinstance(verify, ssl.SSLContext):
-        if verify.minimum_version not in _TLS13_OK:
-            raise ValidationError(
-                "verify",
-                "an SSLContext whose minimum_version is ssl.TLSVersion.TLSv1_3 (it is not "
-                "modified for you)",
-            )
-        return verify
-    if verify is False:
-        raise ValidationError(
-            "verify", "True, a CA bundle path or an SSLContext (certificate checks stay on)"
-        )
-    context: ssl.SSLContext | None = None
-    if verify is True:
-        context = ssl.create_default_context(cafile=certifi.where())
-    elif isinstance(verify, (str, os.PathLike)):
-        # The ValidationError is raised outside the except block: the OSError quotes the path,
-        # and even `from None` would leave it reachable as __context__.
-        with contextlib.suppress(OSError, ssl.SSLError):
-            context = ssl.create_default_context(cafile=os.fspath(verify))
-        if context is None:
-            raise ValidationError("verify", "a readable PEM CA bundle")
-    else:
-        raise ValidationError("verify", "True, a CA bundle path or an SSLContext")
-    context.minimum_version = ssl.TLSVersion.TLSv1_3
-    return context
-
-
-def _direct_transport(
-    transport: TransportTypes,
-    ssl_context: ssl.SSLContext,
-    limits: httpx.Limits,
-    proxy: httpx.Proxy | None,
-) -> httpx.AsyncBaseTransport:
-    if transport == "httpx":
-        pool_transport = None
-        with contextlib.suppress(ImportError):  # socks5:// without httpx's [socks] extra
-            pool_transport = httpx.AsyncHTTPTransport(
-                verify=ssl_context, limits=limits, proxy=proxy
-            )
-        if pool_transport is None:
-            raise ValidationError(
-                "proxy", 'an http:// or https:// proxy (socks5:// needs "httpx[socks]")'
-            )
-        if proxy is None:
-            install_linear_pool(pool_transport, ssl_context=ssl_context, limits=limits)
-        install_closing_backend(pool_transport)
-        return pool_transport
-    if importlib.util.find_spec("httpx_aiohttp") is None:
-        raise ValidationError(
-            "transport",
-            '"httpx", or "aiohttp" with its extra installed '
-            '(pip install "eightxeight-async[aiohttp]")',
-        )
-    from ._aiohttp import SdkAiohttpTransport
-
-    if proxy is not None and proxy.url.scheme not in ("http", "https"):
-        raise ValidationError("proxy", 'an http:// or https:// proxy with transport="aiohttp"')
-    return SdkAiohttpTransport(ssl_context=ssl_context, limits=limits, proxy=proxy)
-
-
-def build_http_client(
-    *,
-    ssl_context: ssl.SSLContext,
-    timeout: httpx.Timeout,
-    transport: TransportTypes,
-    limits: httpx.Limits = DEFAULT_LIMITS,
-    proxy: ProxyTypes | None = None,
-) -> httpx.AsyncClient:
-    """Create the pool the client owns, on the chosen transport.
-
-    Args:
-        ssl_context: The TLS 1.3 context, used for 8x8 itself (inside a proxy's tunnel too).
-        timeout: The default timeout of requests.
-        transport: ``"httpx"`` or ``"aiohttp"``.
-        limits: The pool's size and keep-alive.
-        proxy: The proxy for ``https://`` requests; when None, ``HTTPS_PROXY`` / ``ALL_PROXY``
-            and ``NO_PROXY`` are read, as httpx does. Loopback and ``http://`` requests never
-            go through a proxy (see ``_proxy``).
-
-    Raises:
-        ValidationError: When ``transport`` is unknown, ``"aiohttp"`` without its extra, or the
-            proxy URL unusable.
-    """
-    if transport not in ("httpx", "aiohttp"):
-        raise ValidationError("transport", 'one of "httpx", "aiohttp"')
-    resolved, no_proxy = resolve_proxy(proxy)
-    direct = _direct_transport(transport, ssl_context, limits, None)
-    if resolved is None:
-        return httpx.AsyncClient(transport=direct, timeout=timeout, trust_env=False)
-    proxied = _direct_transport(transport, ssl_context, limits, resolved)
-    return httpx.AsyncClient(
-        transport=ProxyRouter(proxied, direct, no_proxy), timeout=timeout, trust_env=False
-    )
 
 
 # --- one attempt -------------------------------------------------------------------------------
@@ -296,28 +159,6 @@ class _Attempt:
 
 _URL_CACHE_SIZE = 256
 
-#: How long the probe of a plain-HTTP port for TLS may take; http:// is only ever loopback.
-_PROBE_SECONDS = 1.0
-
-
-def _transport_of(client: httpx.AsyncClient) -> Any:
-    transport = getattr(client, "_transport", None)
-    return transport.proxied if isinstance(transport, ProxyRouter) else transport
-
-
-def _uses_httpcore(client: httpx.AsyncClient) -> bool:
-    """Whether the client's transport is httpcore's, whose trace tells when headers went out."""
-    return isinstance(_transport_of(client), httpx.AsyncHTTPTransport)
-
-
-def _aiohttp_slots(client: httpx.AsyncClient) -> int | None:
-    """The pool size of the SDK's own aiohttp transport, else None."""
-    transport = _transport_of(client)
-    if type(transport).__name__ != "SdkAiohttpTransport":  # the extra may not be installed
-        return None
-    slots: int | None = transport.limits.max_connections
-    return slots
-
 
 class HttpSender:
     """Sends one attempt of one request over a shared ``httpx.AsyncClient``.
@@ -349,10 +190,10 @@ class HttpSender:
             # aiohttp's pool is cheap to queue in, but a request queued there cannot be told
             # from one on the wire when the pool wait expires or the client closes; waiting
             # here makes "nothing was sent" certain.
-            max_in_flight = _aiohttp_slots(client)
+            max_in_flight = aiohttp_slots(client)
         self._gate = asyncio.Semaphore(max_in_flight) if max_in_flight else None
         self._direct = owns_client
-        self._traced = _uses_httpcore(client)
+        self._traced = uses_httpcore(client)
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "User-Agent": USER_AGENT,
@@ -370,6 +211,14 @@ class HttpSender:
 
     def __repr__(self) -> str:
         return f"<HttpSender client={self.client!r}>"
+
+    def auth_headers(self) -> dict[str, str]:
+        """The headers every request of this sender carries, the bearer token included.
+
+        ``Authorization``, ``User-Agent`` and ``Accept``: for a request made outside
+        :meth:`send` (a download from 8x8's own origin). Never send them to another host.
+        """
+        return dict(self._headers)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -459,13 +308,25 @@ class HttpSender:
         timeout: httpx.Timeout,
         endpoint: str,
         attempt: int,
-        is_send: bool,
-        client_message_id: str | None = None,
+        send: SendIds | None = None,
     ) -> httpx.Response:
-        """Make one attempt and return the 2xx response, its body read.
+        """Make one attempt and return the answer, whatever its status, its body read.
+
+        Args:
+            method: The HTTP method.
+            url: The whole URL.
+            content: The JSON body, or None.
+            timeout: This attempt's timeout.
+            endpoint: The operation's name, for the log.
+            attempt: The attempt's number, for the log.
+            send: The ids of a request that sends messages: a failure after its bytes may have
+                gone out is then ``SendOutcomeUnknownError``. None for any other request.
+
+        Returns:
+            The response. An error answer keeps at most ``MAX_ERROR_BODY_BYTES`` of its body
+            (none when it could not be decoded).
 
         Raises:
-            APIStatusError: For any non-2xx status, with 8x8's error body parsed.
             APIConnectionError: For any transport failure (subclass tells which), a wait for a
                 connection slot that outlived ``timeout.pool`` and an attempt that outlived its
                 deadline included.
@@ -481,11 +342,11 @@ class HttpSender:
             raise APIConnectionError(
                 f"The request URL for {endpoint} could not be built ({type(exc).__name__}); "
                 "check the base URL. Nothing was sent.",
-                retryable=False,
+                permanent=True,
             ) from exc
         started = time.perf_counter()
         if self._closed:
-            error: EightXEightError = self._stopped_error("closed", state, request, is_send, None)
+            error: EightXEightError = self._stopped_error("closed", state, request, send)
             _log_attempt(method, endpoint, type(error).__name__, attempt, started)
             raise error
         gate = self._gate
@@ -499,9 +360,7 @@ class HttpSender:
                     state.slot = True
                     state.disarm()
                     if self._closed:  # closed while this request waited for its slot
-                        raise self._stopped_error(
-                            "closed", state, request, is_send, client_message_id
-                        )
+                        raise self._stopped_error("closed", state, request, send)
                 else:
                     state.slot = True
                 deadline = self._deadline(timeout)
@@ -525,48 +384,59 @@ class HttpSender:
                 reason = "aborted"
             else:
                 raise
-            error = self._stopped_error(reason, state, request, is_send, client_message_id)
+            error = self._stopped_error(reason, state, request, send)
             _log_attempt(method, endpoint, type(error).__name__, attempt, started)
             raise error from (None if own else exc)
-        except EightXEightError as exc:  # already ours: the gate closed, an injected hook
+        except EightXEightError as exc:  # already ours: the gate closed, an unreadable answer
             _log_attempt(method, endpoint, type(exc).__name__, attempt, started)
             raise
         except Exception as exc:  # every failure of a transport becomes ours
-            error = await self._failure_error(
-                exc, state, request, timeout, is_send=is_send, client_message_id=client_message_id
+            error = await explain_failure(
+                exc,
+                request,
+                connect_timeout=timeout.connect,
+                answered=state.answered,
+                traced=state.traced,
+                headers_started=state.headers_started,
+                send=send,
             )
             _log_attempt(method, endpoint, type(error).__name__, attempt, started)
-            redact_chain(exc, error.request if isinstance(error, APIError) else None)
+            redact_chain(exc, error.request)
             raise error from exc
-        status = response.status_code
-        _log_attempt(method, endpoint, status, attempt, started)
-        if 200 <= status < 300:
-            return response
-        raise status_error(response)
+        _log_attempt(method, endpoint, response.status_code, attempt, started)
+        return response
 
     async def _exchange(self, request: httpx.Request, state: _Attempt) -> httpx.Response:
         response = await self.client.send(request, stream=True)
         state.answered = True
+        ok = 200 <= response.status_code < 300
         try:
-            if 200 <= response.status_code < 300:
+            if ok:
                 body = await read_body(response, MAX_RESPONSE_BYTES, truncate=False)
             else:
                 body = await read_body(response, MAX_ERROR_BODY_BYTES, truncate=True)
         except (BodyTooLarge, Undecodable) as exc:
             set_body(response, b"")
-            raise _BadAnswer(response, exc) from None
+            if not ok:
+                return response  # an error answer keeps its status; its body is unreadable
+            if isinstance(exc, BodyTooLarge):
+                reason = f"it is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB"
+            else:
+                reason = str(exc)
+            # The request was accepted (the status says so); only its answer is unusable.
+            raise ResponseValidationError(
+                f"8x8 accepted the request (HTTP {response.status_code}) but its answer could "
+                f"not be read: {reason} ({type(exc).__name__}).",
+                path="$",
+                response=response,
+            ) from None
         finally:
             await response.aclose()
         set_body(response, body)
         return response
 
     def _stopped_error(
-        self,
-        reason: StopReason,
-        state: _Attempt,
-        request: httpx.Request,
-        is_send: bool,
-        client_message_id: str | None,
+        self, reason: StopReason, state: _Attempt, request: httpx.Request, send: SendIds | None
     ) -> APIError:
         # Nothing was sent when the request never got a slot, or httpcore's trace shows its
         # headers never started out; without a trace (aiohttp), only the slot is known.
@@ -576,65 +446,10 @@ class HttpSender:
             reason,
             request,
             unsent=unsent,
-            is_send=is_send,
-            client_message_id=client_message_id,
+            send=send,
             pool_seconds=timeout.pool,
             deadline_seconds=self._deadline(timeout),
         )
-
-    async def _failure_error(
-        self,
-        exc: Exception,
-        state: _Attempt,
-        request: httpx.Request,
-        timeout: httpx.Timeout,
-        *,
-        is_send: bool,
-        client_message_id: str | None,
-    ) -> EightXEightError:
-        if isinstance(exc, _BadAnswer):
-            return exc.error()
-        https = request.url.scheme == "https"
-        kind: FailureKind = classify_transport_error(exc, https=https)
-        if kind == "tls_handshake_eof":
-            version = await probe_tls_version(request.url, timeout.connect)
-            kind = refine_after_probe(kind, version)
-        elif (
-            kind == "ambiguous"
-            and not https
-            and not state.answered
-            and may_be_tls_reply(exc)
-            and await probe_speaks_tls(request.url, _PROBE_SECONDS)
-        ):
-            # A plain-HTTP request to a TLS port: the server could not parse a byte of it.
-            kind = "plain_to_tls"
-        if kind == "ambiguous" and state.traced and not state.headers_started:
-            # httpcore's trace ran for this request and its headers never started out: the
-            # failure came while connecting (a proxy's CONNECT included), so nothing was sent.
-            kind = "before_send"
-        return map_transport_error(
-            exc, request, is_send=is_send, client_message_id=client_message_id, kind=kind
-        )
-
-
-class _BadAnswer(Exception):
-    """An answer that arrived but could not be read within the caps."""
-
-    def __init__(self, response: httpx.Response, problem: Exception) -> None:
-        super().__init__(type(problem).__name__)
-        self.response = response
-        self.problem = problem
-
-    def error(self) -> EightXEightError:
-        response = self.response
-        status = response.status_code
-        if isinstance(self.problem, BodyTooLarge):
-            reason = f"it is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB"
-        else:
-            reason = str(self.problem)
-        if 200 <= status < 300:
-            return undecodable_body_error(response, reason, cause_name=type(self.problem).__name__)
-        return status_error(response)
 
 
 def _log_attempt(method: str, endpoint: str, outcome: Any, attempt: int, started: float) -> None:
@@ -647,18 +462,3 @@ def _log_attempt(method: str, endpoint: str, outcome: Any, attempt: int, started
             attempt,
             (time.perf_counter() - started) * 1000,
         )
-
-
-def status_error(response: httpx.Response) -> APIStatusError:
-    """The typed error for an HTTP error answer whose body has been read (or cut)."""
-    retry_after = (
-        parse_retry_after(response.headers.get("Retry-After"))
-        if response.status_code == 429
-        else None
-    )
-    return make_status_error(
-        response,
-        retry_after=retry_after,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )

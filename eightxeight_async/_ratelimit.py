@@ -1,20 +1,94 @@
-"""Client-side rate limiting: the limiter protocol and the in-process limiter.
+"""Client-side rate limiting: the buckets, what a 429 does, the limiter protocol and backend.
 
-Buckets are keyed by subaccount and endpoint class (``"sends"`` or ``"details"``), because 8x8
-counts its limits per subaccount: 1800 requests/s for sending, 1 request/s for message details.
-The client takes one token per *attempt*, inside the retry loop, so retries are limited too.
+This is the only module that knows buckets. Each operation names its :class:`Bucket` in
+``_operations``; :func:`bucket_for` turns that and the call's subaccount (or account) into the
+bucket's key and its rate and burst from :class:`RateLimits`:
+
+- ``SENDS``: ``"{subaccount}:sends"``, ``send_per_second`` / ``send_burst``. 8x8 counts 1800
+  requests/s per subaccount; every subaccount operation but ``get_message`` draws from it.
+- ``DETAILS``: ``"{subaccount}:details"``, ``details_per_second`` / ``details_burst``: 8x8 allows
+  ``get_message`` 1 request/s per subaccount.
+- ``ACCOUNT``: ``"{account id}:account"``, ``account_per_second`` / ``account_burst``, for the
+  account operations (prices, balance, webhooks), which 8x8 limits per account.
+
+The client takes one token per *attempt*, inside the retry loop, so retries are limited too. A
+429 with ``Retry-After`` pauses the whole bucket (:func:`on_rate_limited`), capped at
+``RetryPolicy.max_retry_after``: every call queued on it waits, not only the one that met it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import math
 from typing import Protocol, runtime_checkable
 
-from ._clock import pauses_skipped
-from ._errors import ValidationError
+import attrs
 
-__all__ = ["InProcessRateLimiter", "RateLimiter"]
+from ._clock import pauses_skipped
+from ._config import RateLimits, RetryPolicy
+from ._errors import RateLimitError, ValidationError
+
+__all__ = [
+    "Bucket",
+    "BucketPlan",
+    "InProcessRateLimiter",
+    "RateLimiter",
+    "bucket_for",
+    "on_rate_limited",
+]
+
+
+class Bucket(enum.Enum):
+    """Which of 8x8's rate limits an operation counts against (see the module's docstring)."""
+
+    SENDS = "sends"
+    """Per subaccount: sending, feedback, cancels, exports; 1800 requests/s by default."""
+    DETAILS = "details"
+    """Per subaccount: ``get_message``, 1 request/s."""
+    ACCOUNT = "account"
+    """Per account: prices, balance and webhooks."""
+
+
+@attrs.frozen
+class BucketPlan:
+    """One call's bucket: its key and limits, worked out once per call."""
+
+    key: str
+    """The limiter's key, e.g. ``"acme_hq:details"``."""
+    rate: float
+    """Tokens per second."""
+    burst: int
+    """Tokens the bucket holds."""
+
+
+def bucket_for(bucket: Bucket, owner: str, limits: RateLimits) -> BucketPlan:
+    """The key, rate and burst of ``bucket`` for one subaccount or account.
+
+    Args:
+        bucket: The operation's bucket.
+        owner: The subaccount id (``SENDS``, ``DETAILS``) or account id (``ACCOUNT``); neither
+            can hold a ``:`` (their rules forbid it), so keys never collide.
+        limits: The client's limits.
+    """
+    if bucket is Bucket.DETAILS:
+        rate, burst = limits.details_per_second, limits.details_burst
+    elif bucket is Bucket.ACCOUNT:
+        rate, burst = limits.account_per_second, limits.account_burst
+    else:
+        rate, burst = limits.send_per_second, limits.send_burst
+    return BucketPlan(f"{owner}:{bucket.value}", rate, burst)
+
+
+async def on_rate_limited(
+    limiter: RateLimiter, plan: BucketPlan, error: RateLimitError, policy: RetryPolicy
+) -> None:
+    """What a 429 does to its bucket: pause it for ``Retry-After``, capped by the policy.
+
+    Without ``Retry-After`` nothing is paused; the retry's own backoff spaces the next attempt.
+    """
+    if error.retry_after:
+        await limiter.pause(plan.key, min(error.retry_after, policy.max_retry_after))
 
 
 @runtime_checkable

@@ -1,5 +1,25 @@
 """Which failures are retried, how long to wait, and the tenacity loop that does it.
 
+This is the only module that decides whether a failed request is tried again. It combines three
+things: the kind of call (:class:`CallKind`, declared once per operation in ``_operations``), the
+facts the error states (``APIError.may_have_been_sent``, ``APIConnectionError.permanent``, the
+HTTP status) and the :class:`RetryPolicy`. The table:
+
+========================================  ======  ======  ======
+failure                                   SEND    READ    OTHER
+========================================  ======  ======  ======
+HTTP 429 (waits ``Retry-After``)          retry   retry   retry
+HTTP 500 (8x8 code 2000, or no body)      retry   retry   retry
+other HTTP errors (4xx, 426, 502-504)     no      no      no
+permanent (TLS, certificate, closed...)   no      no      no
+nothing was sent (refused, pool wait...)  retry   retry   retry
+may have been sent (timeout, disconnect)  opt-in  retry   no
+========================================  ======  ======  ======
+
+"opt-in" is ``RetryPolicy(replay_ambiguous_sends=True)``; without it an ambiguous send ends as
+``SendOutcomeUnknownError``. 502-504 may come from a proxy after the request reached 8x8, so they
+are not replayed blindly.
+
 tenacity stays private behind :class:`RetryPolicy`: users see our errors, never
 ``tenacity.RetryError`` (hence ``reraise=True`` everywhere), and the rules are small pure
 functions that the tests check as tables.
@@ -8,6 +28,7 @@ functions that the tests check as tables.
 from __future__ import annotations
 
 import email.utils
+import enum
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -17,15 +38,10 @@ import tenacity
 
 from ._clock import sleep
 from ._config import RetryPolicy
-from ._errors import (
-    APIConnectionError,
-    InternalServerError,
-    RateLimitError,
-    SendOutcomeUnknownError,
-    TLSVersionError,
-)
+from ._errors import APIConnectionError, APIStatusError, RateLimitError
 
 __all__ = [
+    "CallKind",
     "compute_backoff",
     "parse_retry_after",
     "retry_call",
@@ -34,6 +50,26 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+
+
+class CallKind(enum.Enum):
+    """What repeating a request would do: the one fact about an operation the retry rules need.
+
+    Each operation declares its kind in ``_operations``; the table in this module's docstring
+    says what each kind retries.
+    """
+
+    SEND = "send"
+    """It sends messages (``send_sms``, ``send_survey``, the batch sends): a replay after an
+    ambiguous failure can deliver them twice, so it happens only with
+    ``RetryPolicy(replay_ambiguous_sends=True)``."""
+    READ = "read"
+    """Repeating it is harmless: the GETs, and the DELETEs (cancels, PII deletion, webhook
+    removal), which RFC 9110 makes idempotent: a second DELETE changes nothing more. A replayed
+    cancel may then report 0 cancelled or 404 where the first attempt did the work."""
+    OTHER = "other"
+    """Anything else that changes state (feedback, starting a log export, setting a webhook):
+    retried only when the request provably never left, or 8x8 answered 429 or 500."""
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -97,12 +133,12 @@ def wait_for_attempt(policy: RetryPolicy, exc: BaseException | None, attempts_ma
     return compute_backoff(policy, attempts_made)
 
 
-def should_retry(exc: BaseException, *, idempotent: bool, policy: RetryPolicy) -> bool:
-    """Whether a failed attempt may be tried again.
+def should_retry(exc: BaseException, *, kind: CallKind, policy: RetryPolicy) -> bool:
+    """Whether a failed attempt may be tried again (the table in the module's docstring).
 
     Args:
         exc: The error the attempt raised.
-        idempotent: Whether repeating the request is harmless (``get_message``).
+        kind: The operation's kind of call.
         policy: The retry policy (its ``replay_ambiguous_sends`` opt-in).
 
     Returns:
@@ -110,34 +146,30 @@ def should_retry(exc: BaseException, *, idempotent: bool, policy: RetryPolicy) -
     """
     if isinstance(exc, RateLimitError):
         return True
-    if isinstance(exc, InternalServerError):
-        # "500 / code 2000": any HTTP 500, whatever its body says. 502-504 may come from a proxy
-        # after the request reached 8x8, so they are not replayed blindly.
+    if isinstance(exc, APIStatusError):
+        # "500 / code 2000": any HTTP 500, whatever its body says.
         return exc.status_code == 500
-    if isinstance(exc, TLSVersionError):
+    if not isinstance(exc, APIConnectionError) or exc.permanent:
         return False
-    if isinstance(exc, SendOutcomeUnknownError):
-        # A send stopped by aclose() is never replayed, whatever the policy.
-        return policy.replay_ambiguous_sends and exc._retryable
-    if isinstance(exc, APIConnectionError):
-        if not exc._retryable:  # certificate and other TLS configuration failures
-            return False
-        return idempotent or not exc._may_have_been_sent
-    return False
+    if not exc.may_have_been_sent:
+        return True
+    if kind is CallKind.READ:
+        return True
+    return kind is CallKind.SEND and policy.replay_ambiguous_sends
 
 
 async def retry_call(
     fn: Callable[[], Awaitable[_T]],
     *,
     policy: RetryPolicy,
-    idempotent: bool,
+    kind: CallKind,
 ) -> _T:
     """Call ``fn`` until it succeeds, a failure is final, or the attempts run out.
 
     Args:
         fn: One attempt (it takes its own rate-limit token each time).
         policy: The retry policy.
-        idempotent: Whether repeating the request is harmless.
+        kind: The operation's kind of call.
 
     Returns:
         What ``fn`` returned.
@@ -150,7 +182,7 @@ async def retry_call(
     try:
         return await fn()
     except Exception as exc:
-        if policy.max_attempts == 1 or not should_retry(exc, idempotent=idempotent, policy=policy):
+        if policy.max_attempts == 1 or not should_retry(exc, kind=kind, policy=policy):
             raise
         first_wait = wait_for_attempt(policy, exc, 1)
     await sleep(first_wait)
@@ -162,9 +194,7 @@ async def retry_call(
     retrying = tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(policy.max_attempts - 1),
         wait=wait,
-        retry=tenacity.retry_if_exception(
-            lambda exc: should_retry(exc, idempotent=idempotent, policy=policy)
-        ),
+        retry=tenacity.retry_if_exception(lambda exc: should_retry(exc, kind=kind, policy=policy)),
         # Without reraise, tenacity raises RetryError and hides our typed error from the user.
         reraise=True,
         sleep=sleep,

@@ -14,6 +14,9 @@ Two failures are configuration errors that look like something else from the wir
   handshake with it turns "outcome unknown" into "this port speaks TLS, use https://".
 - ``https://`` to a plain-HTTP server: OpenSSL reads the server's ``HTTP/1.1 400`` as a record with
   a wrong version number. That is not "no TLS 1.3" but "no TLS at all on this port".
+
+The errors made here state facts (``may_have_been_sent``, ``permanent``); whether to try again is
+``_retry``'s decision alone.
 """
 
 from __future__ import annotations
@@ -29,23 +32,24 @@ import httpx
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
-    ResponseValidationError,
+    SendIds,
     SendOutcomeUnknownError,
     TLSVersionError,
 )
+from ._tls import probe_speaks_tls, probe_tls_version
 
 __all__ = [
     "FailureKind",
+    "StopReason",
     "classify_transport_error",
     "describe_origin",
     "exception_chain",
-    "StopReason",
+    "explain_failure",
     "map_stop",
     "map_transport_error",
     "may_be_tls_reply",
     "redact_chain",
-    "probe_speaks_tls",
-    "probe_tls_version",
+    "refine_after_probe",
 ]
 
 FailureKind = Literal[
@@ -237,39 +241,6 @@ def _is_timeout(exc: BaseException, chain: list[BaseException]) -> bool:
 _OLD_TLS = frozenset({"SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2"})
 
 
-async def _handshake(url: httpx.URL, timeout: float | None) -> str | None:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    host = url.host
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=context, server_hostname=host),
-            timeout or 5.0,
-        )
-    except (OSError, ssl.SSLError, asyncio.TimeoutError):
-        return None
-    ssl_object = writer.get_extra_info("ssl_object")
-    version = ssl_object.version() if ssl_object is not None else None
-    writer.close()
-    with contextlib.suppress(OSError, ssl.SSLError):
-        await writer.wait_closed()
-    return version if isinstance(version, str) else None
-
-
-async def probe_tls_version(url: httpx.URL, timeout: float | None) -> str | None:
-    """Learn which TLS version a server speaks, by a handshake that sends no data.
-
-    Only called after a handshake failed, to tell "no TLS 1.3 there" from any other hang-up.
-    Certificates are not checked: nothing is sent over this connection, and it closes at once.
-
-    Returns:
-        The negotiated version (e.g. ``"TLSv1.2"``), or None when even this handshake failed.
-    """
-    return await _handshake(url, timeout)
-
-
 # How a TLS server's answer to plain HTTP looks to an HTTP parser: a record starting with the
 # alert (0x15) or handshake (0x16) content type and version 3.x, shown in the parser's message;
 # or a hang-up before any answer.
@@ -288,15 +259,6 @@ def may_be_tls_reply(exc: BaseException) -> bool:
     return False
 
 
-async def probe_speaks_tls(url: httpx.URL, timeout: float | None) -> bool:
-    """Whether the server behind a plain ``http://`` URL completes a TLS handshake instead.
-
-    Only called after a plain-HTTP attempt failed in a way that looked like a garbled answer or
-    a hang-up; nothing is sent over the probe's connection.
-    """
-    return await _handshake(url, timeout) is not None
-
-
 def refine_after_probe(kind: FailureKind, version: str | None) -> FailureKind:
     """The kind of a ``tls_handshake_eof`` once the probe told which TLS version answered."""
     if kind != "tls_handshake_eof":
@@ -304,17 +266,69 @@ def refine_after_probe(kind: FailureKind, version: str | None) -> FailureKind:
     return "tls_version" if version in _OLD_TLS else "before_send"
 
 
+#: How long the probe of a plain-HTTP port for TLS may take; http:// is only ever loopback.
+_PROBE_SECONDS = 1.0
+
+
+async def explain_failure(
+    exc: BaseException,
+    request: httpx.Request,
+    *,
+    connect_timeout: float | None,
+    answered: bool,
+    traced: bool,
+    headers_started: bool,
+    send: SendIds | None,
+) -> APIConnectionError:
+    """The SDK error for a transport failure, probing the server when only a handshake can tell.
+
+    Args:
+        exc: What the transport raised.
+        request: The request.
+        connect_timeout: ``timeout.connect``, which bounds the TLS version probe.
+        answered: Whether the response's head had arrived.
+        traced: Whether httpcore's trace ran for this request.
+        headers_started: Whether the trace saw the request headers start out.
+        send: The ids of a send (its outcome is then unknown once it may have gone out), or None.
+    """
+    https = request.url.scheme == "https"
+    kind: FailureKind = classify_transport_error(exc, https=https)
+    if kind == "tls_handshake_eof":
+        version = await probe_tls_version(request.url, connect_timeout)
+        kind = refine_after_probe(kind, version)
+    elif (
+        kind == "ambiguous"
+        and not https
+        and not answered
+        and may_be_tls_reply(exc)
+        and await probe_speaks_tls(request.url, _PROBE_SECONDS)
+    ):
+        # A plain-HTTP request to a TLS port: the server could not parse a byte of it.
+        kind = "plain_to_tls"
+    if kind == "ambiguous" and traced and not headers_started:
+        # httpcore's trace ran for this request and its headers never started out: the
+        # failure came while connecting (a proxy's CONNECT included), so nothing was sent.
+        kind = "before_send"
+    return map_transport_error(exc, request, send=send, kind=kind)
+
+
 def map_transport_error(
     exc: BaseException,
     request: httpx.Request,
     *,
-    is_send: bool,
-    client_message_id: str | None,
+    send: SendIds | None,
     kind: FailureKind | None = None,
 ) -> APIConnectionError:
     """Return the SDK error for a transport failure (raise it ``from exc``).
 
     Every message names the origin (``scheme://host:port``), never the path or a credential.
+
+    Args:
+        exc: What the transport raised.
+        request: The request.
+        send: The ids of a send, whose ambiguous failure is ``SendOutcomeUnknownError``; None
+            for any other request.
+        kind: The failure's kind, when already known (after a probe).
     """
     kind = kind or classify_transport_error(exc)
     if kind == "tls_handshake_eof":
@@ -332,21 +346,21 @@ def map_transport_error(
             f"The TLS certificate of {origin} failed verification; check `verify` (a CA bundle "
             "path or SSLContext) and the base URL. Nothing was sent.",
             request=request,
-            retryable=False,
+            permanent=True,
         )
     if kind == "not_tls":
         return APIConnectionError(
             f"The server at {origin} does not speak TLS on this port (it answered like a "
             "plain-HTTP server); check the base URL's scheme and port. Nothing was sent.",
             request=request,
-            retryable=False,
+            permanent=True,
         )
     if kind == "plain_to_tls":
         return APIConnectionError(
             f"The server at {origin} speaks TLS: use https:// in the base URL. The plain-HTTP "
             "request could not be understood by it, so nothing was accepted.",
             request=request,
-            retryable=False,
+            permanent=True,
         )
     if kind == "proxy":
         return APIConnectionError(
@@ -358,14 +372,14 @@ def map_transport_error(
         return APIConnectionError(
             f"The request to {origin} could not be made ({name}); check the base URL.",
             request=request,
-            retryable=False,
+            permanent=True,
         )
     if kind == "closed":
         return APIConnectionError(
             "The AsyncSmsClient was closed with aclose() before this request was sent; "
             "nothing was sent.",
             request=request,
-            retryable=False,
+            permanent=True,
         )
     is_timeout = _is_timeout(exc, exception_chain(exc))
     if kind == "before_send":
@@ -376,10 +390,13 @@ def map_transport_error(
         return APIConnectionError(
             f"Could not connect to {origin} ({name}); nothing was sent.", request=request
         )
-    if is_send and client_message_id is not None:
+    if send is not None:
         reason = "the request timed out" if is_timeout else f"the connection failed ({name})"
         return SendOutcomeUnknownError(
-            client_message_id=client_message_id, reason=reason, request=request
+            client_message_id=send.client_message_id,
+            client_batch_id=send.client_batch_id,
+            reason=reason,
+            request=request,
         )
     if is_timeout:
         return APITimeoutError(
@@ -401,28 +418,12 @@ def _short(exc: BaseException) -> str:
     return text or "no reason given"
 
 
-def undecodable_body_error(
-    response: httpx.Response, reason: str, *, cause_name: str
-) -> ResponseValidationError:
-    """The error for a 2xx answer whose body could not be read or decoded.
-
-    The request was accepted (the status says so); only its answer is unusable.
-    """
-    return ResponseValidationError(
-        f"8x8 accepted the request (HTTP {response.status_code}) but its answer could not be "
-        f"read: {reason} ({cause_name}).",
-        path="$",
-        response=response,
-    )
-
-
 def map_stop(
     reason: StopReason,
     request: httpx.Request,
     *,
     unsent: bool,
-    is_send: bool,
-    client_message_id: str | None,
+    send: SendIds | None,
     pool_seconds: float | None,
     deadline_seconds: float | None,
 ) -> APIConnectionError:
@@ -432,8 +433,7 @@ def map_stop(
         reason: Why it was stopped.
         request: The request.
         unsent: Whether it is certain that no byte of the request was written.
-        is_send: Whether the request sends a message.
-        client_message_id: The send's ``clientMessageId``.
+        send: The ids of a send, or None for any other request.
         pool_seconds: ``timeout.pool``, for the message.
         deadline_seconds: The attempt's deadline, for the message.
     """
@@ -459,15 +459,17 @@ def map_stop(
         return APIConnectionError(
             f"{what} before this request was sent; nothing was sent.",
             request=request,
-            retryable=reason != "closed",
+            permanent=reason == "closed",
         )
-    if is_send and client_message_id is not None:
-        unknown = SendOutcomeUnknownError(
-            client_message_id=client_message_id, reason=cause, request=request
-        )
+    if send is not None:
         # Not even replay_ambiguous_sends replays into a closed client.
-        unknown._retryable = reason != "closed"
-        return unknown
+        return SendOutcomeUnknownError(
+            client_message_id=send.client_message_id,
+            client_batch_id=send.client_batch_id,
+            reason=cause,
+            request=request,
+            permanent=reason == "closed",
+        )
     if reason == "deadline":
         return APITimeoutError(
             f"The request to {origin} timed out: no complete answer within {deadline_seconds} s.",
@@ -478,5 +480,5 @@ def map_stop(
         f"The request to {origin} was in flight when {cause}; it may have been received.",
         request=request,
         may_have_been_sent=True,
-        retryable=reason != "closed",
+        permanent=reason == "closed",
     )

@@ -21,13 +21,16 @@ import httpx
 from ._errors import ValidationError
 
 __all__ = [
+    "ACCOUNT_ID_PATTERN",
     "DESTINATION_PATTERN",
     "MAX_SCHEDULE_AHEAD",
     "SUBACCOUNT_PATTERN",
+    "check_account_id",
     "check_api_key",
     "check_base_url",
     "check_path_id",
     "check_subaccount_id",
+    "check_webhook_scope",
 ]
 
 # 8x8 writes these with ^...$; we use fullmatch instead, because "$" also matches before a final
@@ -472,3 +475,41 @@ def ip_address(_inst: object, attribute: attrs.Attribute[Any], value: object) ->
         return
     if not _is_ip(_is_str(attribute, value)):
         raise ValidationError(attribute.name, "an IPv4 or IPv6 address")
+
+
+# --- issue 9: the 13 newer operations ----------------------------------------------------------
+
+ACCOUNT_ID_PATTERN = r"[0-9A-Fa-f]{8}[-]?(?:[0-9A-Fa-f]{4}[-]?){3}[0-9A-Fa-f]{12}"
+_ACCOUNT_ID_RE = re.compile(ACCOUNT_ID_PATTERN)
+
+
+def check_account_id(value: object, field: str = "account_id") -> str:
+    """Check an account id against 8x8's GUID rule and return it.
+
+    Raises:
+        ValidationError: When it is not 32 hex digits, dashes optional in the GUID places.
+    """
+    if not isinstance(value, str) or not _ACCOUNT_ID_RE.fullmatch(value):
+        raise ValidationError(
+            field,
+            "given (argument or EIGHTXEIGHT_ACCOUNT_ID) as a GUID: 32 hex digits, dashes optional"
+            " (8x8's accountId rule)",
+        )
+    return value
+
+
+def check_webhook_scope(value: object, field: str = "subaccount_id") -> str:
+    """Check the subaccount scope of a webhook: ``"*"`` (every subaccount) or a subaccount id.
+
+    Raises:
+        ValidationError: When it is neither.
+    """
+    if value == "*":
+        return "*"
+    if not isinstance(value, str) or not _SUBACCOUNT_RE.fullmatch(value):
+        raise ValidationError(
+            field,
+            "'*' (every subaccount) or a subaccount id: 3 to 50 characters of letters, digits"
+            " and - . _ &",
+        )
+    return value

@@ -92,6 +92,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "EIGHTXEIGHT_API_KEY",
         "EIGHTXEIGHT_SUBACCOUNT_ID",
+        "EIGHTXEIGHT_ACCOUNT_ID",
         "EIGHTXEIGHT_BASE_URL",
         "EIGHTXEIGHT_CA_BUNDLE",
         "HTTPS_PROXY",

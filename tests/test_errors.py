@@ -17,16 +17,21 @@ from hypothesis import strategies as st
 
 import eightxeight_async as e
 from eightxeight_async import _errors as errors_module
-from eightxeight_async._converters import decode_json, parse_datetime
+from eightxeight_async._converters import parse_error_body
 from eightxeight_async._errors import (
     MAX_ERROR_BODY,
     MAX_SERVER_TEXT,
     clean_server_text,
     error_class_for_status,
-    make_status_error,
+    error_from_response,
 )
 
 from .conftest import API_KEY, PHONE, TEXT, openapi_examples, reference_examples
+
+
+def build_error(resp: httpx.Response, *, retry_after: float | None) -> e.APIStatusError:
+    """The error the SDK builds for an error answer: 8x8's body read, then the one function."""
+    return error_from_response(resp, parse_error_body(resp), retry_after=retry_after)
 
 
 def response(status: int, body: object = None, *, text: str | None = None) -> httpx.Response:
@@ -58,9 +63,7 @@ def response(status: int, body: object = None, *, text: str | None = None) -> ht
 def test_status_maps_to_class(status: int, cls: type[e.APIStatusError]) -> None:
     """Each HTTP status has its class, as the README's table says."""
     assert error_class_for_status(status) is cls
-    err = make_status_error(
-        response(status), retry_after=None, parse_timestamp=parse_datetime, decode_json=decode_json
-    )
+    err = build_error(response(status), retry_after=None)
     assert type(err) is cls
     assert err.status_code == status
 
@@ -91,12 +94,7 @@ ALL_ERROR_BODIES = [
 @pytest.mark.parametrize("body", ALL_ERROR_BODIES)
 def test_every_documented_error_body_is_parsed(body: dict[str, Any]) -> None:
     """code, message, errorId and timestamp of every example error body land on the error."""
-    err = make_status_error(
-        response(400, body),
-        retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
+    err = build_error(response(400, body), retry_after=None)
     assert err.code == body["code"]
     assert err.error_id == body["errorId"]
     assert err.body == body
@@ -112,12 +110,7 @@ def test_every_documented_error_body_is_parsed(body: dict[str, Any]) -> None:
 def test_message_is_a_sentence() -> None:
     """The message reads as the style guide shows."""
     body = reference_examples()["send-sms"][3]
-    err = make_status_error(
-        response(400, body),
-        retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
+    err = build_error(response(400, body), retry_after=None)
     assert str(err) == (
         "8x8 rejected the request (HTTP 400, code 1002): Invalid MSISDN format (not E.164 "
         "international number) [errorId b4478860-b76c-e811-814e-022a35cc1c71]"
@@ -170,9 +163,7 @@ def test_message_is_a_sentence() -> None:
 )
 def test_surprising_error_bodies_never_crash(resp: httpx.Response, expected: str) -> None:
     """Unparseable or oddly typed error bodies still give a typed error with a whole sentence."""
-    err = make_status_error(
-        resp, retry_after=None, parse_timestamp=parse_datetime, decode_json=decode_json
-    )
+    err = build_error(resp, retry_after=None)
     assert str(err) == expected
 
 
@@ -185,12 +176,7 @@ def test_rate_limit_error_carries_retry_after() -> None:
         "timestamp": "2020-07-06T07:07:00.30Z",
     }
     assert body in reference_examples()["get-message-details"]
-    err = make_status_error(
-        response(429, body),
-        retry_after=1.0,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
+    err = build_error(response(429, body), retry_after=1.0)
     assert isinstance(err, e.RateLimitError)
     assert err.retry_after == 1.0
     assert err.code == 429
@@ -253,13 +239,9 @@ def test_every_8x8_code_lands_on_the_error(status: int, code: int, message: str)
         "errorId": "id-1",
         "timestamp": "2020-06-18T06:42:57.20Z",
     }
-    err = make_status_error(
-        response(status, body),
-        retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
-    assert type(err) is error_class_for_status(status)
+    err = build_error(response(status, body), retry_after=None)
+    assert type(err) is error_class_for_status(status, code)
+    assert isinstance(err, error_class_for_status(status))
     assert err.code == code
     assert message.rstrip(".") in str(err)
     assert f"(HTTP {status}, code {code})" in str(err)
@@ -280,9 +262,7 @@ def test_server_text_is_escaped_in_messages() -> None:
         request=httpx.Request("GET", "https://sms.8x8.com/x"),
         extensions={"reason_phrase": b"Bad\x1bRequest"},
     )
-    err = make_status_error(
-        resp, retry_after=None, parse_timestamp=parse_datetime, decode_json=decode_json
-    )
+    err = build_error(resp, retry_after=None)
     assert str(err) == (
         "8x8 rejected the request (HTTP 400, code 1000): bad\\nFAKE LOG LINE\\r\\x1b[31mred"
         "\\x1b[0m\\u2028\\u202etxt.exe\\x00\\x85. [errorId id\\n2]"
@@ -291,15 +271,13 @@ def test_server_text_is_escaped_in_messages() -> None:
     # The attributes keep what 8x8 sent.
     assert err.error_id == "id\n2"
     assert err.body == body
-    no_body = make_status_error(
+    no_body = build_error(
         httpx.Response(
             503,
             request=httpx.Request("GET", "https://sms.8x8.com/x"),
             extensions={"reason_phrase": b"Down\r\nX-Fake: 1"},
         ),
         retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
     )
     assert str(no_body) == "8x8 failed to handle the request (HTTP 503): Down\\r\\nX-Fake: 1."
 
@@ -307,12 +285,7 @@ def test_server_text_is_escaped_in_messages() -> None:
 def test_long_server_text_is_cut() -> None:
     """A 1 MB message from the server costs at most 200 characters of the error message."""
     body = {"code": 1000, "message": "A" * 1_000_000, "errorId": "B" * 5000}
-    err = make_status_error(
-        response(400, body),
-        retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
+    err = build_error(response(400, body), retry_after=None)
     assert str(err) == (
         "8x8 rejected the request (HTTP 400, code 1000): "
         + "A" * MAX_SERVER_TEXT
@@ -336,12 +309,7 @@ def test_clean_server_text_leaves_one_safe_line(value: str, limit: int) -> None:
 
 def test_large_error_body_keeps_only_a_prefix() -> None:
     """A 500's whole body no longer stays on the error: 4 KiB of text at most."""
-    err = make_status_error(
-        response(500, text="x" * 5_000_000),
-        retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
+    err = build_error(response(500, text="x" * 5_000_000), retry_after=None)
     assert err.body == "x" * MAX_ERROR_BODY
     assert len(err.response.content) == MAX_ERROR_BODY
 
@@ -350,12 +318,7 @@ def test_large_json_error_body_is_parsed_but_kept_as_a_prefix() -> None:
     """A big JSON error body still gives code and errorId, but .body is a text prefix."""
     body = {"code": 2000, "message": "Internal Error", "errorId": "e-1", "padding": "p" * 10_000}
     # Serialised here: httpx's json= spacing differs between releases (0.27 adds spaces).
-    err = make_status_error(
-        response(500, text=json.dumps(body, separators=(",", ":"))),
-        retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
+    err = build_error(response(500, text=json.dumps(body, separators=(",", ":"))), retry_after=None)
     assert (err.code, err.error_id) == (2000, "e-1")
     assert isinstance(err.body, str)
     assert len(err.body) == MAX_ERROR_BODY
@@ -366,12 +329,7 @@ def test_large_json_error_body_is_parsed_but_kept_as_a_prefix() -> None:
 def test_deeply_nested_error_body_is_a_typed_error(status: int) -> None:
     """A body nested 100,000 levels deep raised RecursionError; it is an error body like any."""
     content = "[" * 100_000 + "]" * 100_000
-    err = make_status_error(
-        response(status, text=content),
-        retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
+    err = build_error(response(status, text=content), retry_after=None)
     assert type(err) is error_class_for_status(status)
     assert err.body == "[" * MAX_ERROR_BODY
     assert err.code is None
@@ -379,12 +337,7 @@ def test_deeply_nested_error_body_is_a_typed_error(status: int) -> None:
 
 def test_non_json_constants_are_not_json() -> None:
     """NaN in an error body is not JSON: the body is kept as text."""
-    err = make_status_error(
-        response(400, text='{"code": NaN}'),
-        retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
+    err = build_error(response(400, text='{"code": NaN}'), retry_after=None)
     assert err.body == '{"code": NaN}'
     assert err.code is None
 
@@ -415,12 +368,7 @@ ERROR_FIELDS = st.fixed_dictionaries(
 def test_any_json_error_body_gives_a_typed_error(status: int, body: object) -> None:
     """Whatever JSON an error body holds, the result is the status's error with a one-line
     message."""
-    err = make_status_error(
-        response(status, text=json.dumps(body)),
-        retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
+    err = build_error(response(status, text=json.dumps(body)), retry_after=None)
     assert type(err) is error_class_for_status(status)
     assert str(err).isprintable()
     assert len(str(err)) < 600
@@ -432,9 +380,7 @@ def test_any_bytes_error_body_gives_a_typed_error(status: int, content: bytes) -
     resp = httpx.Response(
         status, content=content, request=httpx.Request("GET", "https://sms.8x8.com/x")
     )
-    err = make_status_error(
-        resp, retry_after=None, parse_timestamp=parse_datetime, decode_json=decode_json
-    )
+    err = build_error(resp, retry_after=None)
     assert type(err) is error_class_for_status(status)
     assert str(err).isprintable()
 
@@ -460,16 +406,16 @@ ERROR_BODY = {
 }
 
 
-def status_error(status: int, retry_after: float | None = None) -> e.APIStatusError:
+def status_error(
+    status: int, retry_after: float | None = None, code: int | None = None
+) -> e.APIStatusError:
     resp = httpx.Response(
         status,
-        json=ERROR_BODY,
+        json=ERROR_BODY if code is None else {**ERROR_BODY, "code": code},
         headers={"Set-Cookie": "session=s3cr3t", "X-Request-Id": "r-1"},
         request=secret_request(),
     )
-    return make_status_error(
-        resp, retry_after=retry_after, parse_timestamp=parse_datetime, decode_json=decode_json
-    )
+    return build_error(resp, retry_after=retry_after)
 
 
 def sample_errors() -> list[e.EightXEightError]:
@@ -480,16 +426,20 @@ def sample_errors() -> list[e.EightXEightError]:
         e.ValidationError("source", "at most 16 characters"),
         e.APIError("A request failed.", request=secret_request()),
         e.APIConnectionError(
-            "Reset.", request=secret_request(), may_have_been_sent=True, retryable=False
+            "Reset.", request=secret_request(), may_have_been_sent=True, permanent=True
         ),
         e.APITimeoutError(request=secret_request(), may_have_been_sent=True),
         e.TLSVersionError(request=secret_request()),
         e.SendOutcomeUnknownError(
             client_message_id="cm-42", reason="the request timed out", request=secret_request()
         ),
+        e.SendOutcomeUnknownError(
+            client_batch_id="batch-7", reason="the request timed out", request=secret_request()
+        ),
         status_error(400),
         status_error(401),
         status_error(403),
+        status_error(403, code=1201),
         status_error(404),
         status_error(409),
         status_error(426),
@@ -519,8 +469,9 @@ PUBLIC_ATTRIBUTES = (
     "rule",
     "path",
     "body",
-    "_may_have_been_sent",
-    "_retryable",
+    "client_batch_id",
+    "may_have_been_sent",
+    "permanent",
 )
 
 
@@ -612,12 +563,7 @@ def test_nested_error_body_still_pickles(depth: int) -> None:
     """A 400 body nested a few hundred levels parses as JSON but broke pickle (RecursionError);
     a body nested past 32 levels is kept as its text."""
     content = "[" * depth + "]" * depth
-    err = make_status_error(
-        response(400, text=content),
-        retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
+    err = build_error(response(400, text=content), retry_after=None)
     assert err.body == content
     assert_same_error(pickle.loads(pickle.dumps(err)), err)
 
@@ -627,12 +573,7 @@ def test_shallow_error_body_stays_parsed() -> None:
     body: object = {}
     for _ in range(31):
         body = [body]
-    err = make_status_error(
-        response(400, body),
-        retry_after=None,
-        parse_timestamp=parse_datetime,
-        decode_json=decode_json,
-    )
+    err = build_error(response(400, body), retry_after=None)
     assert err.body == body
 
 
@@ -643,9 +584,7 @@ def test_unread_error_body_counts_as_empty() -> None:
         stream=httpx.ByteStream(b"never read"),
         request=httpx.Request("GET", "https://sms.8x8.com/x"),
     )
-    err = make_status_error(
-        resp, retry_after=None, parse_timestamp=parse_datetime, decode_json=decode_json
-    )
+    err = build_error(resp, retry_after=None)
     assert str(err) == "8x8 failed to handle the request (HTTP 503): Service Unavailable."
     assert err.body is None
     assert err.response.content == b""

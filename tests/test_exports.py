@@ -41,11 +41,29 @@ def test_public_names_report_the_package_as_their_module() -> None:
             assert obj.__module__ == "eightxeight_async", name
 
 
+def _own_bases(cls: type) -> list[type]:
+    """The class and the private classes of ours it inherits from (method groups such as the
+    client's), whose members are public through it; exported bases are checked on their own."""
+    return [
+        base
+        for base in cls.__mro__
+        if base is cls
+        or (
+            base.__module__.startswith("eightxeight_async._")
+            and base.__name__ not in eightxeight_async.__all__
+        )
+    ]
+
+
 def _public_members(cls: type) -> list[tuple[str, Any]]:
-    """The public methods and properties a class defines itself (inherited ones are checked on
-    the class that defines them, when that class is ours)."""
+    """The public methods and properties a class defines itself or takes from a private base of
+    ours (inherited ones from exported classes are checked on the class that defines them)."""
     members = []
-    for name, value in vars(cls).items():
+    seen: set[str] = set()
+    for name, value in [item for base in _own_bases(cls) for item in vars(base).items()]:
+        if name in seen:
+            continue
+        seen.add(name)
         if name.startswith("_") and name not in ("__init__", "__call__"):
             continue
         if isinstance(value, (staticmethod, classmethod)):
@@ -125,3 +143,73 @@ def test_py_typed_is_shipped() -> None:
     from importlib.resources import files
 
     assert files("eightxeight_async").joinpath("py.typed").is_file()
+
+
+#: The 17 operations of 8x8's OpenAPI file, as methods of the client (the public contract).
+OPERATIONS = {
+    "send_sms": "Send-Sms-Single",
+    "send_batch": "Send-Many-Sms",
+    "cancel_batch": "cancel-many-sms-messages",
+    "get_message": "get-sms-message-details",
+    "cancel_message": "cancel-scheduled-message",
+    "send_feedback": "api-Sms-Feedback",
+    "delete_pii": "delete-pii",
+    "send_survey": "Survey-Send",
+    "send_survey_batch": "Survey-Send-Many",
+    "start_log_export": "start-log-export-job",
+    "get_log_export": "get-log-export-job-result",
+    "cancel_log_export": "cancel-log-export-job",
+    "get_prices": "get-price-list",
+    "get_balance": "get-account-balance",
+    "list_webhooks": "Get-Webhooks-2",
+    "set_webhook": "Add-Webhooks-2",
+    "delete_webhooks": "Delete-Webhooks-2",
+}
+
+
+def test_every_operation_of_the_openapi_file_is_a_client_method() -> None:
+    """The client has one coroutine method per operation of sms_api.json, each with a raw twin."""
+    import json
+    from pathlib import Path
+
+    spec = json.loads((Path(__file__).parent / "data" / "sms_api.json").read_text())
+    ids = {
+        op["operationId"]
+        for item in spec["paths"].values()
+        for method, op in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    assert set(OPERATIONS.values()) == ids
+    client = eightxeight_async.AsyncSmsClient
+    raw = eightxeight_async.AsyncSmsClientWithRawResponse
+    for name in OPERATIONS:
+        assert inspect.iscoroutinefunction(getattr(client, name)), name
+    # The raw wrapper sets its methods per instance, from the client's.
+    hints = typing.get_type_hints(raw.__init__)
+    assert "client" in hints
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "AsyncSmsClientWithRawResponse",
+        "Balance",
+        "BatchMessage",
+        "BatchResponse",
+        "BatchTemplate",
+        "CancelResponse",
+        "LogExportError",
+        "LogExportStatus",
+        "LogRecord",
+        "NotPrepaidError",
+        "PriceList",
+        "RawResponse",
+        "SurveyBatchMessage",
+        "SurveyTemplate",
+        "Webhook",
+        "WebhookOAuth",
+    ],
+)
+def test_new_operation_names_are_exported(name: str) -> None:
+    """The names the 13 new operations take and return are importable from the package."""
+    assert name in eightxeight_async.__all__

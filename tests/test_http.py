@@ -1,4 +1,4 @@
-"""The HTTP layer: TLS context rules, and what each transport failure means for a request."""
+"""TLS context rules, and what each transport failure means for a request."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import httpx
 import pytest
 
 import eightxeight_async as e
-from eightxeight_async._http import (
-    build_ssl_context,
-    classify_transport_error,
-    map_transport_error,
-)
+from eightxeight_async._errors import SendIds
+from eightxeight_async._tls import build_ssl_context
+from eightxeight_async._transport_errors import classify_transport_error, map_transport_error
 
 REQUEST = httpx.Request("POST", "https://sms.8x8.com/api/v1/subaccounts/acme_hq/messages")
 
@@ -104,7 +102,7 @@ def test_classify_transport_error(error: httpx.TransportError, kind: str) -> Non
 def test_aiohttp_disconnect_on_send_is_not_called_a_timeout() -> None:
     """httpx-aiohttp reports a disconnect as ConnectTimeout; the message says what happened."""
     error = chained(httpx.ConnectTimeout, aiohttp.ServerDisconnectedError())
-    mapped = map_transport_error(error, REQUEST, is_send=True, client_message_id="c1")
+    mapped = map_transport_error(error, REQUEST, send=SendIds(client_message_id="c1"))
     assert isinstance(mapped, e.SendOutcomeUnknownError)
     assert "timed out" not in str(mapped)
 
@@ -112,9 +110,9 @@ def test_aiohttp_disconnect_on_send_is_not_called_a_timeout() -> None:
 def test_aiohttp_disconnect_on_read_is_connection_error() -> None:
     """On a read, the same failure is a plain connection error that may be retried."""
     error = chained(httpx.ConnectTimeout, aiohttp.ServerDisconnectedError())
-    mapped = map_transport_error(error, REQUEST, is_send=False, client_message_id=None)
+    mapped = map_transport_error(error, REQUEST, send=None)
     assert type(mapped) is e.APIConnectionError
-    assert mapped._may_have_been_sent
+    assert mapped.may_have_been_sent
 
 
 def test_build_ssl_context_requires_tls13(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import respx
 
 import eightxeight_async as e
 from eightxeight_async import AsyncSmsClient, RateLimits, RetryPolicy
-from eightxeight_async._client import _encode
+from eightxeight_async._converters import encode_request
 
 from .conftest import PHONE, SUBACCOUNT, TEXT, reference_examples
 from .virtual_time import run_virtual
@@ -298,7 +298,7 @@ def test_unencodable_body_is_a_validation_error(
 ) -> None:
     """Whatever slips past the validators, encoding raises ValidationError naming the field."""
     with pytest.raises(e.ValidationError) as info:
-        _encode(body)
+        encode_request(body)
     assert info.value.field == field
     assert rule in info.value.rule
     assert info.value.__cause__ is None

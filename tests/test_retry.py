@@ -10,6 +10,7 @@ import pytest
 import eightxeight_async as e
 from eightxeight_async import RetryPolicy
 from eightxeight_async._retry import (
+    CallKind,
     compute_backoff,
     parse_retry_after,
     should_retry,
@@ -88,72 +89,110 @@ def _status(code: int) -> e.APIStatusError:
 
 def _closed_send() -> e.SendOutcomeUnknownError:
     """The error of a send that aclose() stopped on the wire: never replayed."""
-    from eightxeight_async._client import _SENDING, _closed_error
+    from eightxeight_async._calls import SENDING, closed_error
+    from eightxeight_async._errors import SendIds
 
-    error = _closed_error(_SENDING, True, "c", None)
+    error = closed_error(SENDING, SendIds(client_message_id="c"), None)
     assert isinstance(error, e.SendOutcomeUnknownError)
     return error
 
 
 DEFAULT = RetryPolicy()
 REPLAY = RetryPolicy(replay_ambiguous_sends=True)
+SEND, READ, OTHER = CallKind.SEND, CallKind.READ, CallKind.OTHER
 
 
 @pytest.mark.parametrize(
-    ("exc", "idempotent", "policy", "expected"),
+    ("exc", "kind", "policy", "expected"),
     [
-        pytest.param(rate_limited(1.0), False, DEFAULT, True, id="429-send"),
-        pytest.param(rate_limited(None), True, DEFAULT, True, id="429-get"),
-        pytest.param(_status(500), False, DEFAULT, True, id="500"),
-        pytest.param(_status(502), True, DEFAULT, False, id="502"),
-        pytest.param(_status(400), True, DEFAULT, False, id="400"),
-        pytest.param(_status(401), True, DEFAULT, False, id="401"),
-        pytest.param(_status(404), True, DEFAULT, False, id="404"),
-        pytest.param(_status(426), True, DEFAULT, False, id="426"),
-        pytest.param(e.APIConnectionError("x"), False, DEFAULT, True, id="connect-send"),
-        pytest.param(e.APITimeoutError("x"), False, DEFAULT, True, id="connect-timeout-send"),
+        pytest.param(rate_limited(1.0), SEND, DEFAULT, True, id="429-send"),
+        pytest.param(rate_limited(None), READ, DEFAULT, True, id="429-get"),
+        pytest.param(rate_limited(None), OTHER, DEFAULT, True, id="429-other"),
+        pytest.param(_status(500), SEND, DEFAULT, True, id="500"),
+        pytest.param(_status(500), OTHER, DEFAULT, True, id="500-other"),
+        pytest.param(_status(502), READ, DEFAULT, False, id="502"),
+        pytest.param(_status(400), READ, DEFAULT, False, id="400"),
+        pytest.param(_status(401), READ, DEFAULT, False, id="401"),
+        pytest.param(_status(403), READ, REPLAY, False, id="403"),
+        pytest.param(_status(404), READ, DEFAULT, False, id="404"),
+        pytest.param(_status(426), READ, DEFAULT, False, id="426"),
+        pytest.param(e.APIConnectionError("x"), SEND, DEFAULT, True, id="connect-send"),
+        pytest.param(e.APIConnectionError("x"), OTHER, DEFAULT, True, id="connect-other"),
+        pytest.param(e.APITimeoutError("x"), SEND, DEFAULT, True, id="connect-timeout-send"),
         pytest.param(
             e.APITimeoutError("x", may_have_been_sent=True),
-            True,
+            READ,
             DEFAULT,
             True,
             id="read-timeout-get",
         ),
         pytest.param(
             e.APIConnectionError("x", may_have_been_sent=True),
-            True,
+            READ,
             DEFAULT,
             True,
             id="disconnect-get",
         ),
         pytest.param(
             e.APITimeoutError("x", may_have_been_sent=True),
-            False,
+            OTHER,
             DEFAULT,
             False,
             id="timeout-feedback",
         ),
         pytest.param(
-            e.SendOutcomeUnknownError(client_message_id="c"), False, DEFAULT, False, id="unknown"
+            e.APITimeoutError("x", may_have_been_sent=True),
+            OTHER,
+            REPLAY,
+            False,
+            id="timeout-feedback-replay-is-for-sends-only",
         ),
         pytest.param(
-            e.SendOutcomeUnknownError(client_message_id="c"), False, REPLAY, True, id="replay"
+            e.SendOutcomeUnknownError(client_message_id="c"), SEND, DEFAULT, False, id="unknown"
         ),
-        pytest.param(_closed_send(), False, REPLAY, False, id="replay-stopped-by-aclose"),
-        pytest.param(e.TLSVersionError(), True, REPLAY, False, id="tls"),
         pytest.param(
-            e.APIConnectionError("cert", retryable=False), True, DEFAULT, False, id="cert"
+            e.SendOutcomeUnknownError(client_message_id="c"), SEND, REPLAY, True, id="replay"
         ),
-        pytest.param(e.ValidationError("a", "b"), True, DEFAULT, False, id="validation"),
-        pytest.param(e.ResponseValidationError("x", path="$"), True, DEFAULT, False, id="response"),
-        pytest.param(RuntimeError("bug"), True, DEFAULT, False, id="other"),
+        pytest.param(
+            e.SendOutcomeUnknownError(client_batch_id="b"), SEND, REPLAY, True, id="replay-batch"
+        ),
+        pytest.param(_closed_send(), SEND, REPLAY, False, id="replay-stopped-by-aclose"),
+        pytest.param(e.TLSVersionError(), READ, REPLAY, False, id="tls"),
+        pytest.param(e.APIConnectionError("cert", permanent=True), READ, DEFAULT, False, id="cert"),
+        pytest.param(
+            e.APIConnectionError("cert", retryable=False),
+            READ,
+            DEFAULT,
+            False,
+            id="cert-old-spelling",
+        ),
+        pytest.param(e.ValidationError("a", "b"), READ, DEFAULT, False, id="validation"),
+        pytest.param(e.ResponseValidationError("x", path="$"), READ, DEFAULT, False, id="response"),
+        pytest.param(RuntimeError("bug"), READ, DEFAULT, False, id="other"),
     ],
 )
 def test_should_retry_table(
-    exc: BaseException, idempotent: bool, policy: RetryPolicy, expected: bool
+    exc: BaseException, kind: CallKind, policy: RetryPolicy, expected: bool
 ) -> None:
-    """What is retried and what is not, as the contract lists it."""
-    assert should_retry(exc, idempotent=idempotent, policy=policy) is expected
+    """What is retried and what is not, by kind of call, as the contract lists it."""
+    assert should_retry(exc, kind=kind, policy=policy) is expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "ambiguous_retried", "unsent_retried"),
+    [(SEND, False, True), (READ, True, True), (OTHER, False, True)],
+)
+def test_each_kind_follows_the_documented_table(
+    kind: CallKind, ambiguous_retried: bool, unsent_retried: bool
+) -> None:
+    """The table in _retry's docstring, row by row, for every kind."""
+    maybe_sent = e.APIConnectionError("x", may_have_been_sent=True)
+    unsent = e.APIConnectionError("x")
+    assert should_retry(maybe_sent, kind=kind, policy=DEFAULT) is ambiguous_retried
+    assert should_retry(unsent, kind=kind, policy=DEFAULT) is unsent_retried
+    assert should_retry(_status(500), kind=kind, policy=DEFAULT)
+    assert should_retry(rate_limited(None), kind=kind, policy=DEFAULT)
+    assert not should_retry(e.APIConnectionError("x", permanent=True), kind=kind, policy=REPLAY)
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,13 @@ import pytest
 
 import eightxeight_async as e
 from eightxeight_async import AsyncSmsClient, RetryPolicy
-from eightxeight_async._http import HttpSender, build_http_client, build_ssl_context
+from eightxeight_async._errors import SendIds
+from eightxeight_async._http import HttpSender
 from eightxeight_async._proxy import ProxyRouter, bypasses_proxy, resolve_proxy
 from eightxeight_async._reading import BodyTooLarge, Undecodable, read_body, set_body
-from eightxeight_async._retry import should_retry
+from eightxeight_async._retry import CallKind, should_retry
+from eightxeight_async._tls import build_ssl_context
+from eightxeight_async._transport import build_http_client
 from eightxeight_async._transport_errors import (
     classify_transport_error,
     describe_origin,
@@ -88,7 +91,7 @@ def test_messages_name_the_origin_and_nothing_more() -> None:
     """Connection errors say scheme://host:port, never the path."""
     request = httpx.Request("POST", "https://sms.8x8.com/api/v1/subaccounts/acme_hq/messages")
     error = caused(httpx.ConnectError("x", request=request), ConnectionRefusedError())
-    mapped = map_transport_error(error, request, is_send=True, client_message_id="c1")
+    mapped = map_transport_error(error, request, send=SendIds(client_message_id="c1"))
     assert "https://sms.8x8.com:443" in str(mapped)
     assert "acme_hq" not in str(mapped)
     assert describe_origin(httpx.URL("http://[::1]:8080/x")) == "http://[::1]:8080"
@@ -97,11 +100,11 @@ def test_messages_name_the_origin_and_nothing_more() -> None:
 def test_not_tls_is_a_configuration_error() -> None:
     """https:// to a plain-HTTP port says so, and is never retried."""
     error = caused(httpx.ConnectError("x", request=REQUEST), ssl_error("WRONG_VERSION_NUMBER"))
-    mapped = map_transport_error(error, REQUEST, is_send=True, client_message_id="c1")
+    mapped = map_transport_error(error, REQUEST, send=SendIds(client_message_id="c1"))
     assert type(mapped) is e.APIConnectionError
     assert "does not speak TLS" in str(mapped)
-    assert not mapped._retryable
-    assert not mapped._may_have_been_sent
+    assert mapped.permanent
+    assert not mapped.may_have_been_sent
 
 
 @pytest.mark.parametrize(
@@ -332,8 +335,7 @@ async def send(sender: HttpSender, timeout: httpx.Timeout, *, is_send: bool = Tr
         timeout=timeout,
         endpoint="send_sms",
         attempt=1,
-        is_send=is_send,
-        client_message_id="c1" if is_send else None,
+        send=SendIds(client_message_id="c1") if is_send else None,
     )
 
 
@@ -345,7 +347,7 @@ async def test_gate_wait_ends_at_the_pool_timeout() -> None:
     await asyncio.sleep(0)
     with pytest.raises(e.APITimeoutError, match="nothing was sent") as info:
         await send(sender, httpx.Timeout(None, pool=0.01))
-    assert not info.value._may_have_been_sent
+    assert not info.value.may_have_been_sent
     assert transport.arrived == 1
     transport.release.set()
     assert (await first).status_code == 200
@@ -379,8 +381,8 @@ async def test_aclose_ends_a_read_in_flight_as_maybe_sent() -> None:
     await sender.aclose(close_client=True)
     with pytest.raises(e.APIConnectionError) as info:
         await task
-    assert info.value._may_have_been_sent
-    assert not info.value._retryable
+    assert info.value.may_have_been_sent
+    assert info.value.permanent
 
 
 async def test_callers_own_cancel_is_never_mapped() -> None:
@@ -492,15 +494,15 @@ def test_map_stop(
         reason,
         REQUEST,
         unsent=unsent,
-        is_send=is_send,
-        client_message_id="c1" if is_send else None,
+        send=SendIds(client_message_id="c1") if is_send else None,
         pool_seconds=10.0,
         deadline_seconds=20.0,
     )
     assert type(error) is expected
     assert text in str(error)
-    assert should_retry(error, idempotent=not is_send, policy=RetryPolicy()) is retryable
-    assert error._may_have_been_sent is not unsent
+    kind = CallKind.SEND if is_send else CallKind.READ
+    assert should_retry(error, kind=kind, policy=RetryPolicy()) is retryable
+    assert error.may_have_been_sent is not unsent
 
 
 def test_unreadable_ca_bundle_chains_nothing(tmp_path: Any) -> None:
@@ -560,7 +562,6 @@ async def test_a_url_httpx_refuses_is_our_error(url: str, match: str) -> None:
             timeout=httpx.Timeout(1.0),
             endpoint="get_message",
             attempt=1,
-            is_send=False,
         )
     await sender.client.aclose()
 

@@ -2,12 +2,16 @@
 
 Install it with ``pip install "eightxeight-async[sandbox]"``; run it with ``eightxeight sandbox``.
 
-It answers as 8x8's OpenAPI file and reference pages say: every answer, errors included, has 8x8's
-shape (an unknown path is 404 / 1300, another method 405 / 2001); a body the schema forbids is
-refused with 8x8's code; a national number with ``country`` is converted to international form
-(a small table of countries, see ``_numbers.py``); messages go ``queued`` -> ``sent`` ->
-``delivered`` (``delivered_to_recipient``), starting at their ``scheduled`` time; receipts name
-the destination in E.164 and carry a price only when the message was charged.
+It serves all 17 operations of 8x8's OpenAPI file and answers as the file and 8x8's reference
+pages say: every answer, errors included, has 8x8's shape (an unknown path is 404 / 1300, another
+method 405 / 2001); a body the schema forbids is refused with 8x8's code; a national number with
+``country`` is converted to international form (a small table of countries, see ``_numbers.py``);
+messages go ``queued`` -> ``sent`` -> ``delivered`` (``delivered_to_recipient``), starting at their
+``scheduled`` time, and can be cancelled until then; receipts name the destination in E.164 and
+carry a price only when the message was charged. Batches reject messages in-band; log export jobs
+serve a CSV of what was sent; the balance goes down with each part sent (``_pricing.py``); the
+webhook configuration decides where receipts go. Time is the sandbox's own
+(``Sandbox.advance``, ``POST /_sandbox/clock``), so tests never wait for a schedule.
 
 Test numbers (any other valid number is delivered):
 
@@ -20,8 +24,9 @@ Test numbers (any other valid number is delivered):
 """
 
 from ._faults import Fault, Faults
+from ._records import TEST_NUMBERS, StoredMessage
 from ._server import DEFAULT_SUBACCOUNT, ClientKwargs, Sandbox
-from ._state import TEST_NUMBERS, SandboxState, StoredMessage
+from ._state import SandboxState
 
 __all__ = [
     "DEFAULT_SUBACCOUNT",

@@ -1,22 +1,35 @@
-"""``/_sandbox/faults`` and ``/_sandbox/stats``: run-time control of a running sandbox.
+"""``/_sandbox/...``: run-time control of a running sandbox (same key as the API).
 
-``POST /_sandbox/faults`` takes one JSON object; ``clear`` is applied first, then the shares and
-``slow_seconds``, then ``inject``, so ``{"clear": true, "share_429": 0.5}`` leaves exactly a 429
-share of 0.5. Every setting is checked before any is applied: a bad one is a 400 / code 1000
-body naming it, and nothing changes.
+- ``GET|POST /_sandbox/faults``: ``POST`` takes one JSON object; ``clear`` is applied first, then
+  the shares and ``slow_seconds``, then ``inject``, so ``{"clear": true, "share_429": 0.5}`` leaves
+  exactly a 429 share of 0.5.
+- ``GET /_sandbox/stats``: requests per endpoint, 429s of the details rule, messages.
+- ``GET|POST /_sandbox/clock``: ``{"advance": 3600}`` moves the sandbox's time an hour forward
+  (scheduled messages, receipts and export jobs that fell due run at once); answers
+  ``{"now", "offset"}``.
+- ``GET|POST /_sandbox/account``: ``{"postpaid": true}``, ``{"balance": 50.0}`` (the balance
+  from now on, before further charges), ``{"prices_as_arrays": true}``, ``{"export_failure":
+  "failed"}`` (log export jobs that end from now on end ``failed``; ``"error"``; ``null`` undoes
+  it); answers ``accountId``, ``postpaid``, ``balance``, ``currency``, ``prices_as_arrays``,
+  ``export_failure``.
+
+Every setting is checked before any is applied: a bad one is a 400 / code 1000 body naming it,
+and nothing changes.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ._faults import ENDPOINTS, Fault
-from ._rules import authorized, error
+from ._pricing import CURRENCY
+from ._rules import authorized, error, stamp_7
 
 if TYPE_CHECKING:
     from ._state import SandboxState
@@ -116,13 +129,90 @@ def _stats(state: SandboxState) -> Response:
             "requests": dict(state.requests),
             "rate_limited": dict(state.rate_limited),
             "messages": len(state.messages),
+            "batches": len(state.batches),
+            "exports": len(state.exports),
         }
     )
 
 
+def _clock_settings(body: object) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        msg = "the body must be a JSON object"
+        raise _BadSetting(msg)
+    unknown = sorted(set(body) - {"advance"})
+    if unknown:
+        msg = f"unknown setting {unknown[0]!r}; known: advance"
+        raise _BadSetting(msg)
+    if "advance" in body:
+        return {"advance": _number(body, "advance", 0.0, 366 * 86400.0)}
+    return {}
+
+
+def _clock(state: SandboxState, settings: dict[str, Any]) -> Response:
+    if "advance" in settings:
+        state.clock.advance(settings["advance"])
+    return JSONResponse({"now": stamp_7(state.clock.now()), "offset": state.clock.offset})
+
+
+_ACCOUNT_KEYS = ("postpaid", "balance", "prices_as_arrays", "export_failure")
+
+
+def _account_settings(body: object) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        msg = "the body must be a JSON object"
+        raise _BadSetting(msg)
+    unknown = sorted(set(body) - set(_ACCOUNT_KEYS))
+    if unknown:
+        msg = f"unknown setting {unknown[0]!r}; known: {', '.join(_ACCOUNT_KEYS)}"
+        raise _BadSetting(msg)
+    settings: dict[str, Any] = {}
+    for name in ("postpaid", "prices_as_arrays"):
+        if name in body:
+            if not isinstance(body[name], bool):
+                msg = f"{name} must be true or false"
+                raise _BadSetting(msg)
+            settings[name] = body[name]
+    if "balance" in body:
+        settings["balance"] = _number(body, "balance", -1e12, 1e12)
+    if "export_failure" in body:
+        if body["export_failure"] not in ("failed", "error", None):
+            msg = "export_failure must be failed, error or null"
+            raise _BadSetting(msg)
+        settings["export_failure"] = body["export_failure"]
+    return settings
+
+
+def _account(state: SandboxState, settings: dict[str, Any]) -> Response:
+    for name in ("postpaid", "prices_as_arrays", "export_failure"):
+        if name in settings:
+            setattr(state, name, settings[name])
+    if "balance" in settings:
+        # The start balance that leaves exactly this balance after what was charged so far.
+        wanted = Decimal(str(settings["balance"]))
+        state.start_balance += wanted - state.balance()
+    return JSONResponse(
+        {
+            "accountId": state.account_id,
+            "postpaid": state.postpaid,
+            "balance": float(state.balance()),
+            "currency": CURRENCY,
+            "prices_as_arrays": state.prices_as_arrays,
+            "export_failure": state.export_failure,
+        }
+    )
+
+
+_METHODS = {
+    "/_sandbox/faults": ("GET", "POST"),
+    "/_sandbox/stats": ("GET",),
+    "/_sandbox/clock": ("GET", "POST"),
+    "/_sandbox/account": ("GET", "POST"),
+}
+
+
 async def admin_response(state: SandboxState, request: Request, path: str) -> Response:
-    """Answer ``GET|POST /_sandbox/faults`` and ``GET /_sandbox/stats`` (same key as the API)."""
-    methods = {"/_sandbox/faults": ("GET", "POST"), "/_sandbox/stats": ("GET",)}.get(path)
+    """Answer the ``/_sandbox/...`` control routes (same key as the API)."""
+    methods = _METHODS.get(path)
     if methods is None:
         return error(404, 1300, "Object wasn't found or is already expired")
     if request.method not in methods:
@@ -135,14 +225,24 @@ async def admin_response(state: SandboxState, request: Request, path: str) -> Re
         )
     if not authorized(request.headers.get("authorization", ""), state.api_key):
         return error(401, 1200, "Request was not authenticated properly")
-    if request.method == "POST":
+    what = path.rsplit("/", 1)[1]
+    noun = {"faults": "fault"}.get(what, what)
+    check = {"faults": _settings, "clock": _clock_settings, "account": _account_settings}.get(what)
+    body: Any = {}
+    settings: dict[str, Any] = {}
+    if request.method == "POST" and check is not None:
         raw = await request.body()
         try:
             body = json.loads(raw or b"{}")
-            settings = _settings(body)
+            settings = check(body)
         except (ValueError, RecursionError):
-            return error(400, 1000, "Invalid fault settings: the body is not JSON.")
+            return error(400, 1000, f"Invalid {noun} settings: the body is not JSON.")
         except _BadSetting as bad:
-            return error(400, 1000, f"Invalid fault settings: {bad}.")
+            return error(400, 1000, f"Invalid {noun} settings: {bad}.")
+    if what == "clock":
+        return _clock(state, settings)
+    if what == "account":
+        return _account(state, settings)
+    if request.method == "POST":
         _apply(state, body, settings)
     return _stats(state)

@@ -1,4 +1,4 @@
-"""The sandbox's ASGI application: 8x8's four SMS endpoints and their answers.
+"""The sandbox's ASGI application: 8x8's 17 SMS API operations and their answers.
 
 Every answer has 8x8's JSON shape: an unknown path is 404 / code 1300, a known path with another
 method 405 / code 2001, an unexpected failure 500 / code 2000. Routing works on the raw path, so a
@@ -10,33 +10,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .._segments import count_segments
+from ._account import delete_webhooks, get_balance, get_prices, list_webhooks, set_webhooks
 from ._admin import admin_response
+from ._batches import cancel_batch, cancel_message, delete_pii, send_batch, send_survey_batch
+from ._exports import cancel_export, download_export, get_export, start_export
 from ._faults import Fault, Faults
-from ._numbers import to_international
+from ._messages import accept, check_subaccount, find_message
 from ._rules import (
-    SUBACCOUNT_RE,
-    UUID_RE,
     Rejected,
     authorized,
     check_feedback,
     check_sms,
     check_survey,
     error,
-    now,
     read_json,
     stamp_2,
 )
-from ._state import CURRENCY, TEST_NUMBERS, SandboxState, StoredMessage
+from ._state import CURRENCY, SandboxState
 
 __all__ = ["SandboxApp", "build_app", "route"]
 
@@ -52,93 +48,23 @@ _SHORT_URL = "https://8x8.to/sbx1234"  # 8x8's shortened survey links are always
 # --- the endpoints -----------------------------------------------------------------------------
 
 
-def _check_subaccount(raw: str, state: SandboxState) -> str:
-    subaccount = unquote(raw)
-    if not SUBACCOUNT_RE.fullmatch(subaccount):
-        raise Rejected(error(400, 1000, "Invalid subAccountId."))
-    if subaccount not in state.subaccounts:
-        raise Rejected(error(400, 1001, "Provided subAccountId doesn't belongs to your account"))
-    return subaccount
-
-
-def _accept(
-    state: SandboxState, subaccount: str, fields: dict[str, Any], text: str | None
-) -> Response:
-    """Queue a message, or reject it in a 200 as 8x8 does for some content problems.
-
-    Either way the message gets a UMID and is stored, so that details can be read for it.
-    """
-    umid = str(uuid.uuid4())
-    source = fields["source"]
-    destination = to_international(fields["destination"], fields["country"])
-    segments = count_segments(text or "", fields["encoding"])
-    reject: str | None = None
-    if not text:
-        reject = "Text value is missing"
-    elif source is not None and len(source) > 16:
-        reject = "Invalid Source value. Reached max allowed limit"
-    elif fields["expiry"] is not None and fields["expiry"] <= now():
-        reject = "Expiry time already reached"
-    outcome = TEST_NUMBERS.get(destination, ("delivered", "delivered_to_recipient", None, None))
-    if reject is None and outcome[0] == "failed":
-        reject = outcome[3]
-    created = now()
-    start_delay = 0.0
-    if fields["scheduled"] is not None:
-        start_delay = max(0.0, (fields["scheduled"] - created).total_seconds())
-    message = StoredMessage(
-        umid=umid,
-        subaccount_id=subaccount,
-        destination=destination,
-        source=source if source is not None else "8x8",
-        encoding=segments.encoding,
-        sms_count=segments.parts,
-        created_at=created,
-        created_mono=time.monotonic(),
-        final_state="failed" if reject is not None else outcome[0],
-        detail=None if reject is not None else outcome[1],
-        error_code=None if reject is not None else outcome[2],
-        error_message=reject if reject is not None else outcome[3],
-        client_message_id=fields["client_message_id"],
-        dlr_callback_url=fields["dlr_callback_url"],
-        country=fields["country"],
-        start_delay=start_delay,
-    )
-    state.messages[umid] = message
-    if message.dlr_callback_url:
-        state.schedule_dlr(message)
-    body: dict[str, Any] = {
-        "umid": umid,
-        "destination": destination,
-        "encoding": segments.encoding,
-        "status": (
-            {"code": "REJECTED", "description": reject}
-            if reject is not None
-            else {"code": "QUEUED", "description": "SMS is accepted and queued for processing"}
-        ),
-    }
-    if fields["client_message_id"] is not None:
-        body["clientMessageId"] = fields["client_message_id"]
-    return JSONResponse(body)
-
-
 async def send_sms(state: SandboxState, request: Request, params: list[str]) -> Response:
     """POST /api/v1/subaccounts/{subAccountId}/messages."""
-    subaccount = _check_subaccount(params[0], state)
-    fields, text = check_sms(read_json(await request.body()))
-    return _accept(state, subaccount, fields, text)
+    subaccount = check_subaccount(params[0], state)
+    fields, text = check_sms(read_json(await request.body()), state.clock.now())
+    return JSONResponse(accept(state, subaccount, fields, text))
 
 
 async def send_survey(state: SandboxState, request: Request, params: list[str]) -> Response:
     """POST /api/v1/subaccounts/{subAccountId}/surveys/{surveyId}/messages."""
-    subaccount = _check_subaccount(params[0], state)
-    fields, text = check_survey(read_json(await request.body()), _SHORT_URL)
-    return _accept(state, subaccount, fields, text)
+    subaccount = check_subaccount(params[0], state)
+    fields, text = check_survey(read_json(await request.body()), _SHORT_URL, state.clock.now())
+    return JSONResponse(accept(state, subaccount, fields, text))
 
 
 async def get_message(state: SandboxState, request: Request, params: list[str]) -> Response:
     """GET /api/v1/subaccounts/{subAccountId}/messages/{umid}."""
-    subaccount = _check_subaccount(params[0], state)
+    subaccount = check_subaccount(params[0], state)
     if not state.details_allowed(subaccount):
         raise Rejected(
             error(
@@ -148,8 +74,8 @@ async def get_message(state: SandboxState, request: Request, params: list[str]) 
                 headers={"Retry-After": "1"},
             )
         )
-    message = _find(state, subaccount, params[1])
-    current = time.monotonic()
+    message = find_message(state, subaccount, params[1])
+    current = state.clock.mono()
     state_now = message.state_at(current, state.sent_after, state.delivered_after)
     # `price` is required in details: a message nothing was charged for costs 0.
     price = message.price(state_now) or {"total": 0.0, "perSms": 0.0, "currency": CURRENCY}
@@ -158,9 +84,10 @@ async def get_message(state: SandboxState, request: Request, params: list[str]) 
         "subAccountId": message.subaccount_id,
         "direction": "outbound",
         "status": message.status(current, state.sent_after, state.delivered_after),
-        "msisdn": f"+{message.destination[:-4]}xxxx",
+        # After DELETE .../pii the number is gone; both fields stay (the file requires them).
+        "msisdn": "" if message.pii_deleted else f"+{message.destination[:-4]}xxxx",
         "source": message.source,
-        "body": "**MASKED**",
+        "body": "" if message.pii_deleted else "**MASKED**",
         "encoding": message.encoding,
         "createdAt": stamp_2(message.created_at),
         "smsCount": message.sms_count,
@@ -168,52 +95,54 @@ async def get_message(state: SandboxState, request: Request, params: list[str]) 
     }
     if message.country and len(message.country) == 2 and message.country.isascii():
         body["country"] = message.country.upper()  # "Two-letter country code"
+    elif message.country_code:
+        body["country"] = message.country_code
     if message.client_message_id is not None:
         body["clientMessageId"] = message.client_message_id
+    if message.client_batch_id is not None:
+        body["clientBatchId"] = message.client_batch_id
+    if message.batch_id is not None:
+        body["batchId"] = message.batch_id
     return JSONResponse(body)
 
 
 async def send_feedback(state: SandboxState, request: Request, params: list[str]) -> Response:
     """POST /api/v1/subaccounts/{subAccountId}/messages/{umid}/feedback."""
-    subaccount = _check_subaccount(params[0], state)
+    subaccount = check_subaccount(params[0], state)
     feedback = check_feedback(read_json(await request.body()))
-    message = _find(state, subaccount, params[1])
+    message = find_message(state, subaccount, params[1])
     message.feedback.append(feedback)
     return Response(status_code=200)
 
 
-def _find(state: SandboxState, subaccount: str, raw_umid: str) -> StoredMessage:
-    umid = unquote(raw_umid)
-    if not UUID_RE.fullmatch(umid):
-        raise Rejected(error(400, 1000, "Invalid umid."))
-    message = state.messages.get(umid.lower())
-    if message is None or message.subaccount_id != subaccount:
-        raise Rejected(error(404, 1300, "Message not found."))
-    return message
-
-
 Handler = Callable[[SandboxState, Request, list[str]], Awaitable[Response]]
 
+_SUB = "/api/v1/subaccounts/([^/]+)"
+_ACCOUNT = "/api/v1/accounts/([^/]+)"
+
+# Paths with a literal segment come before the paths whose id could take the same place.
 _ROUTES: list[tuple[str, str, re.Pattern[str], Handler]] = [
-    ("send_sms", "POST", re.compile(r"/api/v1/subaccounts/([^/]+)/messages"), send_sms),
-    (
-        "send_survey",
-        "POST",
-        re.compile(r"/api/v1/subaccounts/([^/]+)/surveys/([^/]+)/messages"),
-        send_survey,
-    ),
-    (
-        "get_message",
-        "GET",
-        re.compile(r"/api/v1/subaccounts/([^/]+)/messages/([^/]+)"),
-        get_message,
-    ),
-    (
-        "send_feedback",
-        "POST",
-        re.compile(r"/api/v1/subaccounts/([^/]+)/messages/([^/]+)/feedback"),
-        send_feedback,
-    ),
+    (name, method, re.compile(pattern), handler)
+    for name, method, pattern, handler in (
+        ("send_sms", "POST", f"{_SUB}/messages", send_sms),
+        ("send_batch", "POST", f"{_SUB}/messages/batch", send_batch),
+        ("cancel_batch", "DELETE", f"{_SUB}/messages/batch/([^/]+)", cancel_batch),
+        ("start_log_export", "POST", f"{_SUB}/messages/exports", start_export),
+        ("get_log_export", "GET", f"{_SUB}/messages/exports/([^/]+)", get_export),
+        ("cancel_log_export", "DELETE", f"{_SUB}/messages/exports/([^/]+)", cancel_export),
+        ("download_log_export", "GET", f"{_SUB}/messages/download/([^/]+)", download_export),
+        ("send_survey", "POST", f"{_SUB}/surveys/([^/]+)/messages", send_survey),
+        ("send_survey_batch", "POST", f"{_SUB}/surveys/([^/]+)/messages/batch", send_survey_batch),
+        ("get_message", "GET", f"{_SUB}/messages/([^/]+)", get_message),
+        ("cancel_message", "DELETE", f"{_SUB}/messages/([^/]+)", cancel_message),
+        ("send_feedback", "POST", f"{_SUB}/messages/([^/]+)/feedback", send_feedback),
+        ("delete_pii", "DELETE", f"{_SUB}/messages/([^/]+)/pii", delete_pii),
+        ("get_prices", "GET", f"{_ACCOUNT}/prices", get_prices),
+        ("get_balance", "GET", f"{_ACCOUNT}/balance", get_balance),
+        ("list_webhooks", "GET", f"{_ACCOUNT}/webhooks", list_webhooks),
+        ("set_webhook", "POST", f"{_ACCOUNT}/webhooks", set_webhooks),
+        ("delete_webhooks", "DELETE", f"{_ACCOUNT}/webhooks", delete_webhooks),
+    )
 ]
 
 

@@ -14,8 +14,27 @@ from .._errors import ValidationError
 
 __all__ = ["ENDPOINTS", "Fault", "Faults"]
 
-#: The endpoint names faults can be aimed at.
-ENDPOINTS = ("send_sms", "send_survey", "get_message", "send_feedback")
+#: The endpoint names faults can be aimed at: 8x8's 17 operations and the export download.
+ENDPOINTS = (
+    "send_sms",
+    "send_survey",
+    "get_message",
+    "send_feedback",
+    "send_batch",
+    "send_survey_batch",
+    "cancel_message",
+    "cancel_batch",
+    "delete_pii",
+    "start_log_export",
+    "get_log_export",
+    "cancel_log_export",
+    "download_log_export",
+    "get_prices",
+    "get_balance",
+    "list_webhooks",
+    "set_webhook",
+    "delete_webhooks",
+)
 
 
 def _share(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
@@ -57,7 +76,7 @@ class Fault(str, enum.Enum):
 class Faults:
     """What the sandbox does wrong, on purpose.
 
-    Shares (0 to 1) apply to every request of the four endpoints, drawn from a seeded random
+    Shares (0 to 1) apply to every request of every endpoint, drawn from a seeded random
     generator; :meth:`inject` queues exact failures for the next requests, which tests prefer.
     """
 
@@ -87,8 +106,8 @@ class Faults:
         Args:
             fault: The failure, e.g. ``Fault.DROP`` or ``"429"``.
             count: How many requests it applies to (0 or more).
-            endpoint: ``"send_sms"``, ``"send_survey"``, ``"get_message"`` or
-                ``"send_feedback"``; any endpoint when None.
+            endpoint: One of :data:`ENDPOINTS` (``"send_sms"``, ``"get_balance"`` ...);
+                any endpoint when None.
 
         Raises:
             ValidationError: An unknown fault or endpoint, or a count that is not a whole

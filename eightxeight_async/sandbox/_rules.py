@@ -23,20 +23,23 @@ from starlette.responses import JSONResponse, Response
 __all__ = [
     "Rejected",
     "authorized",
+    "check_client_ip",
     "check_feedback",
     "check_sms",
     "check_survey",
     "error",
     "now",
     "parse_rfc3339",
+    "read_any_json",
     "read_json",
+    "refuse",
     "stamp_2",
     "stamp_7",
 ]
 
 SUBACCOUNT_RE = re.compile(r"[A-Za-z0-9\-._&]{3,50}")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
-_DESTINATION_RE = re.compile(r"\+?[1-9][0-9]{6,14}")
+DESTINATION_RE = re.compile(r"\+?[1-9][0-9]{6,14}")
 _RFC3339_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
 )
@@ -111,14 +114,21 @@ def authorized(header: str, api_key: str) -> bool:
 
 
 class Rejected(Exception):
-    """Raised by a check: answer with ``response`` (an 8x8 error body) and stop."""
+    """Raised by a check: answer with ``response`` (an 8x8 error body) and stop.
 
-    def __init__(self, response: Response) -> None:
+    ``code`` and ``message`` repeat the body's, for a batch that turns some refusals of one
+    message into a REJECTED result.
+    """
+
+    def __init__(self, response: Response, code: int | None = None, message: str = "") -> None:
         self.response = response
+        self.code = code
+        self.message = message
 
 
-def _refuse(code: int, message: str, status: int = 400) -> Rejected:
-    return Rejected(error(status, code, message))
+def refuse(code: int, message: str, status: int = 400) -> Rejected:
+    """A :class:`Rejected` answering ``status`` with 8x8's error body of ``code``."""
+    return Rejected(error(status, code, message), code, message)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -126,14 +136,19 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+def read_any_json(raw: bytes) -> Any:
+    """The request body as any JSON value, or a 400 / code 1000 refusal."""
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, NaN, or nested too deep
+        raise refuse(1000, "Invalid request body: not JSON.") from None
+
+
 def read_json(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object, or a 400 / code 1000 refusal."""
-    try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):  # not UTF-8, not JSON, NaN, or nested too deep
-        raise _refuse(1000, "Invalid request body: not JSON.") from None
+    body = read_any_json(raw)
     if not isinstance(body, dict):
-        raise _refuse(1000, "Invalid request body: not a JSON object.")
+        raise refuse(1000, "Invalid request body: not a JSON object.")
     return body
 
 
@@ -145,34 +160,33 @@ def _string(
         return None
     value = body[key]
     if not isinstance(value, str):
-        raise _refuse(code, f"Invalid {key} value.")
+        raise refuse(code, f"Invalid {key} value.")
     if limit is not None and len(value) > limit:
-        raise _refuse(long_code or code, f"Invalid {key} value. Reached max allowed limit")
+        raise refuse(long_code or code, f"Invalid {key} value. Reached max allowed limit")
     return value
 
 
-def _check_common(body: dict[str, Any], *, survey: bool) -> dict[str, Any]:
+def _check_common(body: dict[str, Any], *, survey: bool, current: datetime) -> dict[str, Any]:
     """The rules SMS and survey sends share; returns the cleaned fields."""
     destination = body.get("destination")
-    if not isinstance(destination, str) or not _DESTINATION_RE.fullmatch(destination):
-        raise _refuse(1002, "Invalid MSISDN format (not E.164 international number)")
+    if not isinstance(destination, str) or not DESTINATION_RE.fullmatch(destination):
+        raise refuse(1002, "Invalid MSISDN format (not E.164 international number)")
     country = _string(body, "country", 1009)
     if country is not None and (len(country) > 2 or (survey and len(country) != 2)):
-        raise _refuse(1009, "Invalid Country Code.")
+        raise refuse(1009, "Invalid Country Code.")
     encoding = body.get("encoding", "AUTO")
     if encoding not in _ENCODINGS:
-        raise _refuse(1003, "Invalid Encoding.")
+        raise refuse(1003, "Invalid Encoding.")
     scheduled = None
     if "scheduled" in body:
         scheduled = parse_rfc3339(body["scheduled"])
-        current = now()
         if scheduled is None or scheduled < current or scheduled > current + _SCHEDULE_HORIZON:
-            raise _refuse(1011, "Invalid Schedule Time.")
+            raise refuse(1011, "Invalid Schedule Time.")
     expiry = None
     if "expiry" in body:
         expiry = parse_rfc3339(body["expiry"])
         if expiry is None:
-            raise _refuse(1006, "Invalid Expiry.")
+            raise refuse(1006, "Invalid Expiry.")
     url = _string(body, "dlrCallbackUrl", 3020)
     if url is not None:
         parts = urlsplit(url)
@@ -181,11 +195,11 @@ def _check_common(body: dict[str, Any], *, survey: bool) -> dict[str, Any]:
             or parts.scheme not in ("http", "https")
             or not parts.hostname
         ):
-            raise _refuse(3020, "Invalid DR Callback URL.")
+            raise refuse(3020, "Invalid DR Callback URL.")
     source = body.get("source")
     # Too long is a REJECTED in a 200 (documented); a wrong type or an empty sender is a 400.
     if "source" in body and (not isinstance(source, str) or not source):
-        raise _refuse(1005, "Invalid Source.")
+        raise refuse(1005, "Invalid Source.")
     client_message_id = _string(body, "clientMessageId", 1000, limit=350, long_code=3009)
     return {
         "destination": destination,
@@ -199,35 +213,46 @@ def _check_common(body: dict[str, Any], *, survey: bool) -> dict[str, Any]:
     }
 
 
-def check_sms(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """Check an ``SmsRequest``; returns the cleaned fields and the text (None when missing)."""
-    fields = _check_common(body, survey=False)
+def check_sms(
+    body: dict[str, Any], current: datetime | None = None
+) -> tuple[dict[str, Any], str | None]:
+    """Check an ``SmsRequest``; returns the cleaned fields and the text (None when missing).
+
+    ``current`` is the sandbox's time (``scheduled`` must lie in the 7 days after it).
+    """
+    fields = _check_common(body, survey=False, current=current or now())
     text = body.get("text")
     if "text" in body and not isinstance(text, str):
-        raise _refuse(1004, "Invalid Text.")
+        raise refuse(1004, "Invalid Text.")
     if "track" in body and body["track"] not in ("None", "Outcome"):
-        raise _refuse(1000, "Invalid track value.")
+        raise refuse(1000, "Invalid track value.")
     if "clientIp" in body:
-        client_ip = body["clientIp"]
-        # ipaddress also takes ints (and so True): 8x8's field is a string.
-        if not isinstance(client_ip, str):
-            raise _refuse(1012, "Invalid Ip Address.")
-        try:
-            ipaddress.ip_address(client_ip)
-        except ValueError:
-            raise _refuse(1012, "Invalid Ip Address.") from None
+        check_client_ip(body["clientIp"])
     return fields, text
 
 
-def check_survey(body: dict[str, Any], short_url: str) -> tuple[dict[str, Any], str]:
+def check_client_ip(client_ip: object) -> None:
+    """Refuse a ``clientIp`` that is not an IP address string (400 / 1012)."""
+    # ipaddress also takes ints (and so True): 8x8's field is a string.
+    if not isinstance(client_ip, str):
+        raise refuse(1012, "Invalid Ip Address.")
+    try:
+        ipaddress.ip_address(client_ip)
+    except ValueError:
+        raise refuse(1012, "Invalid Ip Address.") from None
+
+
+def check_survey(
+    body: dict[str, Any], short_url: str, current: datetime | None = None
+) -> tuple[dict[str, Any], str]:
     """Check a ``SurveyRequest``; returns the cleaned fields and the text as it would be sent."""
-    fields = _check_common(body, survey=True)
+    fields = _check_common(body, survey=True, current=current or now())
     template = body.get("templateBody", "Take our survey: {{url:}}")
     if not isinstance(template, str) or "{{url:" not in template:
-        raise _refuse(1007, "Invalid SMS Template.")
+        raise refuse(1007, "Invalid SMS Template.")
     variables = body.get("templateVariables", {})
     if not isinstance(variables, dict):
-        raise _refuse(1007, "Invalid SMS Template: templateVariables must be an object.")
+        raise refuse(1007, "Invalid SMS Template: templateVariables must be an object.")
     text = re.sub(r"\{\{url:[^}]*\}\}", short_url, template)
     for name, value in variables.items():
         shown = value if isinstance(value, str) else json.dumps(value)
@@ -239,8 +264,8 @@ def check_feedback(body: dict[str, Any]) -> dict[str, Any]:
     """Check an ``SmsFeedback``; returns what the sandbox records."""
     outcome = body.get("outcome")
     if outcome not in ("success", "failure"):
-        raise _refuse(1000, "Invalid outcome: must be success or failure.")
+        raise refuse(1000, "Invalid outcome: must be success or failure.")
     timestamp = body.get("timestamp")
     if "timestamp" in body and parse_rfc3339(timestamp) is None:
-        raise _refuse(1000, "Invalid timestamp.")
+        raise refuse(1000, "Invalid timestamp.")
     return {"outcome": outcome, "timestamp": timestamp}

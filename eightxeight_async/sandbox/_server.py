@@ -12,7 +12,9 @@ import signal
 import socket
 import ssl
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import TypedDict
@@ -21,6 +23,7 @@ import trustme
 import uvicorn
 
 from .._errors import ValidationError
+from ._account import ACCOUNT_RE
 from ._app import build_app
 from ._faults import Faults
 from ._rules import SUBACCOUNT_RE
@@ -36,6 +39,7 @@ class ClientKwargs(TypedDict):
 
     api_key: str
     subaccount_id: str
+    account_id: str
     base_url: str
     verify: str
 
@@ -49,6 +53,18 @@ def _check_seconds(field: str, value: float) -> float:
     ):
         raise ValidationError(field, "a finite number of seconds, 0 or more")
     return float(value)
+
+
+def _check_balance(value: float | Decimal | str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
+        raise ValidationError("start_balance", "a finite amount")
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        raise ValidationError("start_balance", "a finite amount") from None
+    if not amount.is_finite():
+        raise ValidationError("start_balance", "a finite amount")
+    return amount
 
 
 def _connect_host(host: str) -> str:
@@ -95,6 +111,11 @@ class Sandbox:
         faults: Fault injection, changeable while the sandbox runs.
         tls12_only: Serve TLS 1.2 only, to show what a client requiring TLS 1.3 does.
         cert_dir: Where to write the CA certificate; a temporary folder when omitted.
+        account_id: The account the key belongs to, a GUID (8x8's ``accountId`` rule); the
+            account routes accept only it. Random when omitted; see :attr:`account_id`.
+        start_balance: The prepaid balance before anything was sent, in EUR; each part sent
+            takes its price off it.
+        postpaid: A post-paid account: ``GET .../balance`` answers 403 / code 1201.
 
     Raises:
         ValidationError: An argument out of its range (a negative time, a port above 65535, a
@@ -114,6 +135,9 @@ class Sandbox:
         faults: Faults | None = None,
         tls12_only: bool = False,
         cert_dir: str | Path | None = None,
+        account_id: str | None = None,
+        start_balance: float | Decimal | str = Decimal("100"),
+        postpaid: bool = False,
     ) -> None:
         sent_after = _check_seconds("sent_after", sent_after)
         delivered_after = _check_seconds("delivered_after", delivered_after)
@@ -129,11 +153,23 @@ class Sandbox:
             raise ValidationError("api_key", "a non-empty string")
         if not isinstance(host, str) or not host:
             raise ValidationError("host", "a host name or IP address")
+        if account_id is not None and (
+            not isinstance(account_id, str) or not ACCOUNT_RE.fullmatch(account_id)
+        ):
+            raise ValidationError("account_id", "a GUID: 32 hex digits, dashes optional")
+        balance = _check_balance(start_balance)
+        if not isinstance(postpaid, bool):
+            raise ValidationError("postpaid", "True or False")
         self.api_key = api_key or f"sandbox-{secrets.token_hex(12)}"
         self.subaccount_id = subaccounts[0]
+        self.account_id = account_id or str(uuid.uuid4())
+        """The account id the account routes accept (``/api/v1/accounts/{accountId}/...``)."""
         self.state = SandboxState(
             api_key=self.api_key,
             subaccounts=frozenset(subaccounts),
+            account_id=self.account_id,
+            start_balance=balance,
+            postpaid=postpaid,
             sent_after=sent_after,
             delivered_after=max(delivered_after, sent_after),
             dlr_retry_delays=tuple(d * self.dlr_retry_scale for d in (1.0, 10.0, 30.0, 90.0)),
@@ -153,6 +189,18 @@ class Sandbox:
 
     def __repr__(self) -> str:
         return f"<Sandbox base_url={self.base_url if self.port else None!r}>"
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's clock ``seconds`` forward (``POST /_sandbox/clock`` does the same).
+
+        Scheduled messages, delivery receipts and export jobs that fall due run at once, so a
+        test can send a message scheduled a day ahead and see it delivered without waiting.
+        Call it from the event loop the sandbox runs in.
+
+        Raises:
+            ValidationError: ``seconds`` is negative or not a finite number.
+        """
+        self.state.clock.advance(_check_seconds("seconds", seconds))
 
     @property
     def faults(self) -> Faults:
@@ -178,6 +226,7 @@ class Sandbox:
         return {
             "api_key": self.api_key,
             "subaccount_id": self.subaccount_id,
+            "account_id": self.account_id,
             "base_url": self.base_url,
             "verify": str(self.ca_path),
         }

@@ -1,11 +1,11 @@
-"""What the sandbox knows: the messages it answered with a UMID, their lifecycle and receipts."""
+"""What the sandbox knows: messages, batches, export jobs, the account, and the receipts it owes."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,99 +13,11 @@ import attrs
 import httpx
 
 from ._faults import Faults
-from ._rules import stamp_2
+from ._pricing import CURRENCY
+from ._records import TEST_NUMBERS, Batch, ExportJob, StoredMessage, WebhookConfig
+from ._scheduler import SandboxClock
 
-__all__ = ["CURRENCY", "TEST_NUMBERS", "SandboxState", "StoredMessage"]
-
-_PRICE_PER_SMS = Decimal("0.0075")
-CURRENCY = "EUR"
-
-#: Destinations that end badly, so users can exercise those paths. Keys are digits without "+".
-TEST_NUMBERS: dict[str, tuple[str, str | None, int | None, str | None]] = {
-    "15550100001": ("undelivered", "rejected_by_operator", 15, "Invalid destination"),
-    "15550100002": ("undelivered", "undelivered_to_recipient", 1, "Absent subscriber"),
-    "15550100003": ("failed", None, None, "Invalid MSISDN format (not E.164 international number)"),
-}
-
-
-@attrs.define
-class StoredMessage:
-    """A message the sandbox answered with a UMID (QUEUED or REJECTED), and how it will end."""
-
-    umid: str
-    subaccount_id: str
-    destination: str = attrs.field(repr=False)
-    """E.164 digits without ``+``, after a national number was converted with ``country``."""
-    source: str
-    encoding: str
-    sms_count: int
-    created_at: datetime
-    created_mono: float
-    final_state: str
-    """``delivered``, ``undelivered``, or ``failed`` for a REJECTED send."""
-    detail: str | None = None
-    error_code: int | None = None
-    error_message: str | None = None
-    client_message_id: str | None = None
-    dlr_callback_url: str | None = None
-    country: str | None = None
-    start_delay: float = 0.0
-    """Seconds from acceptance to the ``scheduled`` time; the lifecycle starts then."""
-    feedback: list[dict[str, Any]] = attrs.Factory(list)
-
-    def state_at(self, now_mono: float, sent_after: float, delivered_after: float) -> str:
-        """The message's state ``now_mono``."""
-        if self.final_state == "failed":
-            return "failed"
-        age = now_mono - self.created_mono - self.start_delay
-        if age < sent_after:
-            return "queued"
-        if age < delivered_after:
-            return "sent"
-        return self.final_state
-
-    def status(self, now_mono: float, sent_after: float, delivered_after: float) -> dict[str, Any]:
-        """The status object as it stands ``now_mono``, with 8x8's documented state/detail pairs.
-
-        ``queued`` and ``sent`` have no detail; ``delivered_to_recipient`` goes with
-        ``delivered``; ``rejected_by_operator`` and ``undelivered_to_recipient`` with
-        ``undelivered``. A REJECTED send is ``failed`` (receipts call it ``rejected``).
-        """
-        state = self.state_at(now_mono, sent_after, delivered_after)
-        start = self.created_at + timedelta(seconds=self.start_delay)
-        if state == "failed":
-            return {
-                "state": "failed",
-                "errorMessage": self.error_message,
-                "timestamp": stamp_2(self.created_at),
-            }
-        if state == "queued":
-            return {"state": "queued", "timestamp": stamp_2(self.created_at)}
-        if state == "sent":
-            return {"state": "sent", "timestamp": stamp_2(start + timedelta(seconds=sent_after))}
-        status: dict[str, Any] = {
-            "state": state,
-            "detail": self.detail,
-            "timestamp": stamp_2(start + timedelta(seconds=delivered_after)),
-        }
-        if self.error_code is not None:
-            status["errorCode"] = self.error_code
-            status["errorMessage"] = self.error_message
-        return status
-
-    def price(self, state: str) -> dict[str, Any] | None:
-        """What the message costs in ``state``; None when nothing was charged.
-
-        A REJECTED send and an undelivered message are not charged, as 8x8's receipts say by
-        leaving ``price`` out.
-        """
-        if state in ("failed", "undelivered"):
-            return None
-        return {
-            "total": float(_PRICE_PER_SMS * self.sms_count),
-            "perSms": float(_PRICE_PER_SMS),
-            "currency": CURRENCY,
-        }
+__all__ = ["CURRENCY", "TEST_NUMBERS", "Batch", "SandboxState", "StoredMessage"]
 
 
 @attrs.define(kw_only=True)
@@ -114,14 +26,33 @@ class SandboxState:
 
     api_key: str = attrs.field(repr=False)
     subaccounts: frozenset[str]
+    account_id: str = attrs.Factory(lambda: str(uuid.uuid4()))
+    """The account the key belongs to (a GUID); account routes accept only this one."""
     sent_after: float = 1.0
     delivered_after: float = 2.0
     details_per_second: float = 1.0
     details_jitter: float = 0.05
     """Slack granted to the 1 request/s rule, for scheduling jitter between client and server."""
     dlr_retry_delays: tuple[float, ...] = (1.0, 10.0, 30.0, 90.0)
+    export_queued_for: float = 1.0
+    """Seconds of sandbox time a log export job stays ``queued``."""
+    export_running_for: float = 1.0
+    """Seconds of sandbox time it then stays ``running`` before it ends."""
+    export_failure: str | None = None
+    """``failed`` or ``error``: how jobs that end from now on end (None: they succeed)."""
+    start_balance: Decimal = Decimal("100")
+    """The prepaid balance before any message was charged, in ``CURRENCY``."""
+    postpaid: bool = False
+    """A post-paid account: the balance route answers 403 / code 1201."""
+    prices_as_arrays: bool = False
+    """Serve the price list in the file's schema shape instead of its examples' shape."""
     faults: Faults = attrs.Factory(Faults)
+    clock: SandboxClock = attrs.Factory(SandboxClock)
     messages: dict[str, StoredMessage] = attrs.Factory(dict)
+    batches: dict[str, Batch] = attrs.Factory(dict)
+    exports: dict[str, ExportJob] = attrs.Factory(dict)
+    webhooks: dict[str, WebhookConfig] = attrs.Factory(dict)
+    """The account's webhook configuration, per ``subAccountId`` (``*`` = every subaccount)."""
     requests: Counter[str] = attrs.Factory(Counter)
     """Requests received per endpoint, faults included."""
     details_times: dict[str, list[float]] = attrs.Factory(lambda: defaultdict(list))
@@ -134,59 +65,33 @@ class SandboxState:
     _tasks: set[asyncio.Task[None]] = attrs.Factory(set)
     _webhook_client: httpx.AsyncClient | None = None
 
-    def schedule_dlr(self, message: StoredMessage) -> None:
-        """Post the final delivery receipt to the message's ``dlrCallbackUrl`` when it is due."""
-        task = asyncio.get_running_loop().create_task(self._deliver_dlr(message))
+    def spawn(self, work: Any) -> None:
+        """Run the coroutine ``work`` in the background until it ends or the sandbox stops."""
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def receipt(self, message: StoredMessage) -> dict[str, Any]:
-        """The final delivery receipt of ``message``, in 8x8's webhook envelope."""
-        final = time.monotonic() + 1e9
-        status = message.status(final, self.sent_after, self.delivered_after)
-        if status["state"] == "failed":
-            status["state"] = "rejected"  # the receipts' word for the details' "failed"
-        payload: dict[str, Any] = {
-            "umid": message.umid,
-            "subAccountId": message.subaccount_id,
-            "source": message.source,
-            "destination": f"+{message.destination}",
-            "status": status,
-            "smsCount": message.sms_count,
-        }
-        if message.client_message_id is not None:
-            payload["clientMessageId"] = message.client_message_id
-        price = message.price(message.final_state)
-        if price is not None:
-            payload["price"] = price
-        return {
-            "namespace": "SMS",
-            "eventType": "outbound_message_status_changed",
-            "description": "SMS outbound message delivery receipt",
-            "payload": payload,
-        }
-
-    async def _deliver_dlr(self, message: StoredMessage) -> None:
-        assert message.dlr_callback_url is not None
-        if message.final_state != "failed":
-            await asyncio.sleep(message.start_delay + self.delivered_after)
-        body = self.receipt(message)
+    def webhook_client(self) -> httpx.AsyncClient:
+        """The client receipts are posted with (made on first use)."""
         if self._webhook_client is None:
             self._webhook_client = httpx.AsyncClient(timeout=5.0)
-        # 8x8 tries once, then again after 1, 10, 30 and 90 seconds (scaled here).
-        for delay in (0.0, *self.dlr_retry_delays):
-            await asyncio.sleep(delay)
-            try:
-                answer = await self._webhook_client.post(message.dlr_callback_url, json=body)
-            except httpx.HTTPError:
-                self.dlr_attempts.append((message.umid, message.dlr_callback_url, None))
-                continue
-            self.dlr_attempts.append((message.umid, message.dlr_callback_url, answer.status_code))
-            if answer.status_code < 400:
-                return
+        return self._webhook_client
+
+    def receipt(self, message: StoredMessage) -> dict[str, Any]:
+        """The final delivery receipt of ``message``, in 8x8's webhook envelope."""
+        return message.receipt(self.sent_after, self.delivered_after)
+
+    def balance(self) -> Decimal:
+        """The prepaid balance now: the start balance less every part sent so far."""
+        current = self.clock.mono()
+        spent = sum(
+            (m.charge(current, self.sent_after) for m in self.messages.values()), Decimal(0)
+        )
+        return self.start_balance - spent
 
     async def aclose(self) -> None:
-        """Cancel pending receipts and close the webhook client."""
+        """Cancel pending receipts and jobs and close the webhook client."""
+        self.clock.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -33,12 +33,68 @@ FORMATS.checkers["uri"] = (
     (),
 )
 
-#: The four operations the sandbox serves: name -> (method, OpenAPI path).
+_SUB = "/api/v1/subaccounts/{subAccountId}"
+_ACCOUNT = "/api/v1/accounts/{accountId}"
+
+#: The 17 operations of the file, as the sandbox names them: name -> (method, OpenAPI path).
 OPERATIONS = {
-    "send_sms": ("post", "/api/v1/subaccounts/{subAccountId}/messages"),
-    "send_survey": ("post", "/api/v1/subaccounts/{subAccountId}/surveys/{surveyId}/messages"),
-    "get_message": ("get", "/api/v1/subaccounts/{subAccountId}/messages/{umid}"),
-    "send_feedback": ("post", "/api/v1/subaccounts/{subAccountId}/messages/{umid}/feedback"),
+    "send_sms": ("post", f"{_SUB}/messages"),
+    "send_survey": ("post", f"{_SUB}/surveys/{{surveyId}}/messages"),
+    "get_message": ("get", f"{_SUB}/messages/{{umid}}"),
+    "send_feedback": ("post", f"{_SUB}/messages/{{umid}}/feedback"),
+    "send_batch": ("post", f"{_SUB}/messages/batch"),
+    "cancel_batch": ("delete", f"{_SUB}/messages/batch/{{batchId}}"),
+    "send_survey_batch": ("post", f"{_SUB}/surveys/{{surveyId}}/messages/batch"),
+    "start_log_export": ("post", f"{_SUB}/messages/exports"),
+    "get_log_export": ("get", f"{_SUB}/messages/exports/{{jobId}}"),
+    "cancel_log_export": ("delete", f"{_SUB}/messages/exports/{{jobId}}"),
+    "cancel_message": ("delete", f"{_SUB}/messages/{{umid}}"),
+    "delete_pii": ("delete", f"{_SUB}/messages/{{umid}}/pii"),
+    "get_prices": ("get", f"{_ACCOUNT}/prices"),
+    "get_balance": ("get", f"{_ACCOUNT}/balance"),
+    "list_webhooks": ("get", f"{_ACCOUNT}/webhooks"),
+    "set_webhook": ("post", f"{_ACCOUNT}/webhooks"),
+    "delete_webhooks": ("delete", f"{_ACCOUNT}/webhooks"),
+}
+
+#: Not an operation of the file: where the sandbox serves a finished log export's CSV (the
+#: ``data`` links of ``LogExportJobStatus``).
+DOWNLOAD = ("get", f"{_SUB}/messages/download/{{token}}")
+
+#: The CSV columns of a log export, in the order the file lists them.
+CSV_COLUMNS = (
+    "umid,subaccountid,direction,country,operator,mcc,mnc,status_value,status_details,"
+    "status_errorcode,status_errormessage,status_timestamp,msisdn,source,encoding,createdat,"
+    "smscount,price_currency,price_persms,price_total,clientmessageid,clientbatchid,batchid,body"
+)
+
+# The file's price list schema says `outbound` is an array of {"countries": [...]} and `inbound`
+# an array of countries, but all three of its examples (Single-SubAccount, Multiple-SubAccounts,
+# Inbound-Only) show {"countries": [...]} objects for both. The sandbox serves the examples'
+# shape by default (the schema's on request); an answer must match one of the two, whole.
+PRICES_AS_EXAMPLES: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "subAccounts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "subAccountId": {"type": "string"},
+                    "outbound": {"$ref": "#/components/schemas/PriceOutbound"},
+                    "inbound": {
+                        "type": "object",
+                        "properties": {
+                            "countries": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/PriceInbountCountry"},
+                            }
+                        },
+                    },
+                },
+            },
+        }
+    },
 }
 
 
@@ -118,20 +174,39 @@ def problems(schema: Mapping[str, Any], instance: object) -> list[str]:
     ]
 
 
+def _matches(template: str, segments: list[str]) -> bool:
+    parts = template.split("/")
+    return len(parts) == len(segments) and all(
+        p == s or (p.startswith("{") and bool(s)) for p, s in zip(parts, segments, strict=True)
+    )
+
+
+def _literals(template: str) -> int:
+    return sum(1 for part in template.split("/") if not part.startswith("{"))
+
+
 def operation_of(method: str, raw_path: str) -> str | None:
-    """The operation a request addresses, or None for a path the sandbox does not serve."""
+    """The operation a request addresses, or None for a path the sandbox does not serve.
+
+    A literal segment beats an id (``messages/batch/{batchId}`` over ``messages/{umid}/pii``).
+    """
     segments = raw_path.split("?", 1)[0].split("/")
-    for name, (op_method, template) in OPERATIONS.items():
-        parts = template.split("/")
-        if (
-            op_method.upper() == method.upper()
-            and len(parts) == len(segments)
-            and all(
-                p == s or (p.startswith("{") and s) for p, s in zip(parts, segments, strict=True)
-            )
-        ):
-            return name
-    return None
+    found = [
+        (_literals(template), name)
+        for name, (op_method, template) in OPERATIONS.items()
+        if op_method.upper() == method.upper() and _matches(template, segments)
+    ]
+    return max(found)[1] if found else None
+
+
+def _download_problems(where: str, headers: Mapping[str, str], body: bytes) -> list[str]:
+    content_type = headers.get("content-type", "")
+    if not content_type.startswith("text/csv"):
+        return [f"{where}: content-type {content_type!r} is not text/csv"]
+    header = body.split(b"\r\n", 1)[0].decode("utf-8", "replace")
+    if header != CSV_COLUMNS:
+        return [f"{where}: CSV header {header[:80]!r} is not the file's columns"]
+    return []
 
 
 def answer_problems(
@@ -140,6 +215,13 @@ def answer_problems(
     """Every way one answer of the sandbox differs from 8x8's OpenAPI file and reference pages."""
     operation = operation_of(method, raw_path)
     where = f"{method} {raw_path} -> {status}"
+    if (
+        operation is None
+        and status == 200
+        and method.lower() == DOWNLOAD[0]
+        and _matches(DOWNLOAD[1], raw_path.split("?", 1)[0].split("/"))
+    ):
+        return _download_problems(where, headers, body)
     if status < 400 and operation is not None and status not in documented_statuses(operation):
         return [f"{where}: status not documented for {operation}"]
     schema = response_schema(operation, status)
@@ -153,6 +235,8 @@ def answer_problems(
     except ValueError:
         return [f"{where}: the body is not JSON ({body[:80]!r})"]
     found = [f"{where}: {p}" for p in problems(schema, payload)]
+    if found and operation == "get_prices" and status == 200:
+        found = [f"{where}: {p}" for p in problems(PRICES_AS_EXAMPLES, payload)]
     if status >= 400:
         found += [f"{where}: {p}" for p in problems(error_schema(), payload)]
         if not isinstance(payload, dict) or set(payload) != {
@@ -165,3 +249,16 @@ def answer_problems(
     if status == 429 and "retry-after" not in {k.lower() for k in headers}:
         found.append(f"{where}: a 429 without Retry-After")
     return found
+
+
+def response_conforms(answer: Any) -> None:
+    """Assert an ``httpx.Response`` of the sandbox matches 8x8's OpenAPI file."""
+    request = answer.request
+    found = answer_problems(
+        request.method,
+        request.url.raw_path.decode("ascii"),
+        answer.status_code,
+        dict(answer.headers),
+        answer.content,
+    )
+    assert found == [], found

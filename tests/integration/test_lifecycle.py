@@ -7,6 +7,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+import attrs
 import pytest
 
 import eightxeight_async as e
@@ -86,7 +87,7 @@ async def test_aclose_stops_a_details_call_waiting_for_its_token(
     await client.get_message(sent.umid)
     waiting = asyncio.create_task(client.get_message(sent.umid))
     # Started and queued behind its token (an event, not a guess at how long that takes).
-    await eventually(lambda: waiting in client._calls)
+    await eventually(lambda: waiting in client._core.calls)
     await client.aclose()
     with pytest.raises(e.APIConnectionError, match="nothing was sent"):
         await waiting
@@ -156,7 +157,8 @@ def test_second_event_loop_is_refused_before_any_io(transport: TransportTypes) -
     async def second() -> int:
         async with Sandbox() as server:
             client = holder["client"]
-            client._base_url = server.base_url  # the same client, pointed at a live server
+            # The same client, pointed at a live server.
+            client._settings = attrs.evolve(client._settings, base_url=server.base_url)
             for _ in range(2):
                 with pytest.raises(RuntimeError, match="belongs to the event loop that first"):
                     await client.send_sms(destination=PHONE, text="hi")

@@ -38,11 +38,34 @@ def test_readme_example_runs(source: str, tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
-    if "retry_without_waiting" in source:  # the testing example: one 429, waited out instantly
-        assert "retried after [1.0] s" in result.stdout
-        assert "not replayed; look up" in result.stdout
-    else:  # the client example follows its message to the end
-        assert " delivered " in result.stdout
+    for marker, printed in EXPECTED:
+        if marker in source:
+            for text in printed:
+                assert text in result.stdout, (marker, result.stdout)
+            return
+    # the client example follows its message to the end
+    assert " delivered " in result.stdout
+
+
+#: What each example prints when it works, found by a phrase of its source.
+EXPECTED = [
+    # the testing example: one 429, waited out instantly, then a drop not replayed
+    ("retry_without_waiting", ["retried after [1.0] s", "not replayed; look up"]),
+    # +15550100003 is the sandbox's number that is REJECTED in the 200; both bookings cancelled
+    ("send_batch", ["2 accepted, 1 rejected", "rejected: ", "cancelled 2 scheduled messages"]),
+    ("cancel_message", ["cancelled 1", "after delete_pii: ''"]),
+    ("export_logs", [" order-17 delivered "]),
+    ("get_prices", ["SG ", "balance: ", " ***"]),
+    ("with_raw_response", ["HTTP 200 application/json after 1 attempt", "state: "]),
+]
+
+
+def test_every_example_has_its_expectation() -> None:
+    """Each runnable example is checked for what it prints, not only for exiting 0."""
+    markers = [marker for marker, _ in EXPECTED]
+    for block in BLOCKS:
+        found = [m for m in markers if m in block]
+        assert len(found) <= 1 or found[0] == "retry_without_waiting", found
 
 
 def test_readme_has_the_testing_example() -> None:

@@ -1,0 +1,125 @@
+"""Redacted copies of requests and responses, and server text made safe for a message.
+
+What an error holds must never leak a secret, live or pickled: the copies made here keep the
+method, URL, status and non-secret headers, and a bounded body prefix (none for a 2xx answer,
+which echoes the phone number). Server text is escaped and cut before it reaches a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "MAX_ERROR_BODY",
+    "MAX_SERVER_TEXT",
+    "clean_server_text",
+    "is_redacted",
+    "redacted_request",
+    "redacted_response",
+    "request_of",
+]
+
+#: How many bytes of an error response's body an error keeps (8x8's error bodies are ~200 bytes).
+MAX_ERROR_BODY = 4096
+#: How many characters of one server-provided string go into an error message.
+MAX_SERVER_TEXT = 200
+
+# Headers that carry credentials: never kept on an error, live or pickled.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+# Headers that describe the original body, which the copy on an error no longer has.
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+# The copies made here, so that pickling passes them on as they are (and an error's request
+# stays the same object as its response's request).
+_REDACTED: weakref.WeakSet[httpx.Request | httpx.Response] = weakref.WeakSet()
+
+
+def clean_server_text(value: str, limit: int = MAX_SERVER_TEXT) -> str:
+    r"""Make a server-provided string safe to put in an error message.
+
+    Every character ``str.isprintable()`` refuses becomes its ``\x..`` / ``\u....`` escape:
+    controls (C0, DEL, C1; ESC starts ANSI sequences), format characters (bidi overrides,
+    zero-width), lone surrogates, line and paragraph separators, unassigned code points. The
+    result is cut at ``limit`` characters with an ellipsis.
+
+    Args:
+        value: The text as the server sent it.
+        limit: The most characters to keep.
+
+    Returns:
+        One printable line.
+    """
+    if value.isprintable() and len(value) <= limit:
+        return value
+    out: list[str] = []
+    size = 0
+    for ch in value:
+        piece = ch if ch.isprintable() else ascii(ch)[1:-1]
+        if size + len(piece) > limit:
+            return "".join(out) + "\u2026"
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
+def redacted_request(request: httpx.Request | None) -> httpx.Request | None:
+    """A copy of ``request`` with its method, URL and non-secret headers, and no body."""
+    if request is None:
+        return None
+    if request in _REDACTED:
+        return request
+    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _SECRET_HEADERS]
+    copy = httpx.Request(request.method, request.url, headers=headers)
+    _REDACTED.add(copy)
+    return copy
+
+
+def redacted_response(response: httpx.Response, *, keep_body: bool) -> httpx.Response:
+    """A copy of ``response``: status, reason, non-secret headers, a bounded body prefix or none."""
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in _SECRET_HEADERS and k.lower() not in _BODY_HEADERS
+    ]
+    content = _content_of(response)[:MAX_ERROR_BODY] if keep_body else b""
+    extensions: dict[str, Any] = {
+        key: response.extensions[key]
+        for key in ("http_version", "reason_phrase")
+        if key in response.extensions
+    }
+    copy = httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=content,
+        request=redacted_request(request_of(response)),
+        extensions=extensions,
+    )
+    with contextlib.suppress(RuntimeError):  # raised when the response was never closed
+        copy.elapsed = response.elapsed
+    _REDACTED.add(copy)
+    return copy
+
+
+def _content_of(response: httpx.Response) -> bytes:
+    try:
+        return response.content
+    except httpx.ResponseNotRead:  # a body left unread (too large, or the stream failed)
+        return b""
+
+
+def request_of(response: httpx.Response) -> httpx.Request | None:
+    try:
+        return response.request
+    except RuntimeError:  # httpx raises it for a response built without a request
+        return None
+
+
+def is_redacted(value: object) -> bool:
+    """Whether ``value`` is one of the copies made here (pickling passes those on as they are)."""
+    try:
+        return value in _REDACTED
+    except TypeError:  # not weak-referenceable, so not ours
+        return False

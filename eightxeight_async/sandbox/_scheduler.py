@@ -1,0 +1,110 @@
+"""The sandbox's clock: real time plus an offset that tests move forward, and work due at a time.
+
+Everything in the sandbox that waits (a scheduled message, a delivery receipt, a log export job)
+waits on this clock, so ``POST /_sandbox/clock {"advance": 3600}`` (or ``Sandbox.advance``) makes
+an hour pass at once: what fell due runs immediately, in due order, and the rest keeps waiting.
+Time only moves forward.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+__all__ = ["SandboxClock"]
+
+_logger = logging.getLogger("eightxeight_async.sandbox")
+
+
+class SandboxClock:
+    """The sandbox's time: the host's clocks plus :attr:`offset` seconds.
+
+    ``mono()`` is the time lifecycles are measured in, ``now()`` the UTC time the sandbox shows
+    (``createdAt``, ``scheduled`` checks, export ranges). :meth:`call_at` runs a callback once
+    ``mono()`` reaches a time, on the running event loop.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        """Seconds the sandbox is ahead of the host's clocks."""
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __repr__(self) -> str:
+        return f"<SandboxClock offset={self.offset:g}s due={len(self._heap)}>"
+
+    def mono(self) -> float:
+        """The sandbox's monotonic time, in seconds."""
+        return time.monotonic() + self.offset
+
+    def now(self) -> datetime:
+        """The sandbox's current UTC time."""
+        return datetime.now(timezone.utc) + timedelta(seconds=self.offset)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` forward and run, in order, whatever fell due."""
+        if seconds < 0:
+            msg = "the sandbox clock only moves forward"
+            raise ValueError(msg)
+        self.offset += seconds
+        if self._heap:
+            self._fire()
+
+    def call_at(self, due: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once :meth:`mono` reaches ``due`` (at once if it already has).
+
+        Needs a running event loop; the callback runs on it and must not block.
+        """
+        order = next(self._order)
+        heapq.heappush(self._heap, (due, order, callback))
+        if self._timer is None or self._heap[0][1] == order:  # nothing armed, or a new first
+            self._arm()
+
+    async def sleep_until(self, due: float) -> None:
+        """Wait until :meth:`mono` reaches ``due``; an :meth:`advance` past it ends the wait."""
+        if due <= self.mono():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not waiter.done():  # a cancelled wait leaves its entry behind, harmlessly
+                waiter.set_result(None)
+
+        self.call_at(due, wake)
+        await waiter
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of sandbox time."""
+        await self.sleep_until(self.mono() + seconds)
+
+    def close(self) -> None:
+        """Forget everything still due (the sandbox is stopping)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._heap.clear()
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._heap:
+            delay = max(0.0, self._heap[0][0] - self.mono())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        current = self.mono()
+        while self._heap and self._heap[0][0] <= current:
+            _, _, callback = heapq.heappop(self._heap)
+            try:
+                callback()
+            except Exception:  # one broken job must not stop the others
+                _logger.exception("A scheduled sandbox job failed")
+        self._arm()
