@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from eightxeight_async import _cli_options
 from eightxeight_async import sandbox as sandbox_module
 from eightxeight_async._cli_app import cli
 from eightxeight_async._cli_sandbox import _announce
 from eightxeight_async.sandbox import Sandbox
+from tests.isolated_loop import run_isolated
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 
@@ -36,6 +38,8 @@ def test_account_options_reach_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> N
             raise OSError(98, "Address already in use")
 
     monkeypatch.setattr(sandbox_module, "Sandbox", Recording)
+    # The command's asyncio.run() runs in a thread of its own (see tests/isolated_loop.py).
+    monkeypatch.setattr(_cli_options, "run_async", run_isolated)
     args = ["sandbox", "--account-id", ACCOUNT, "--start-balance", "12.50", "--postpaid"]
     code, output = invoke(args)
     assert code == 1, output

@@ -26,6 +26,7 @@ import respx
 import eightxeight_async as e
 from eightxeight_async import AsyncSmsClient, RateLimits, RetryPolicy
 from eightxeight_async.testing import retry_without_waiting
+from tests.isolated_loop import run_isolated
 
 from .conftest import API_KEY, BASE_URL
 from .virtual_time import run_virtual
@@ -288,7 +289,7 @@ def test_export_logs_ends_when_pauses_are_skipped() -> None:
                 await sms.export_logs(poll_interval=1.0, max_wait=60.0)
 
     with retry_without_waiting(), pytest.raises(e.LogExportTimeoutError):
-        asyncio.run(main())
+        run_isolated(main())
     assert 2 <= len(polled) <= 60
 
 

@@ -28,6 +28,7 @@ from eightxeight_async._models_exports import (
     log_record_from_row,
     parse_log_records,
 )
+from tests.isolated_loop import run_isolated
 
 from .conftest import PHONE
 from .models_wire_check import check, component, operation, wire
@@ -275,7 +276,7 @@ def both(lines: list[str]) -> list[LogRecord]:
     async def collect() -> list[LogRecord]:
         return [record async for record in aparse_log_records(_aiter(lines))]
 
-    assert asyncio.run(collect()) == sync
+    assert run_isolated(collect()) == sync
     return sync
 
 
