@@ -78,6 +78,7 @@ from ._models_exports import (
 )
 from ._ratelimit import InProcessRateLimiter, RateLimiter
 from ._raw import RawResponse
+from ._redis import RateLimiterUnavailableError, RedisRateLimiter
 from ._version import __version__
 
 __all__ = [
@@ -125,8 +126,10 @@ __all__ = [
     "PriceList",
     "RateLimitError",
     "RateLimiter",
+    "RateLimiterUnavailableError",
     "RateLimits",
     "RawResponse",
+    "RedisRateLimiter",
     "Region",
     "ResponseValidationError",
     "RetryPolicy",

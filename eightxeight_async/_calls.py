@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import attrs
 import httpx
 
-from ._config import RateLimits, RetryPolicy
+from ._config import ENV_ACCOUNT_ID, RateLimits, RetryPolicy
 from ._converters import encode_request, parse_error_body, parse_response
 from ._errors import (
     APIConnectionError,
@@ -432,7 +432,18 @@ class OperationClient:
     _settings: CallSettings
     _subaccount_id: str | None
     _account_id: str | None
+    _account_from_env: bool
     _view_closed: bool
+    _parent: OperationClient | None
+
+    def _closed_view(self) -> bool:
+        # Closed on its own with aclose(), or derived from a client that was (with_options).
+        client: OperationClient | None = self
+        while client is not None:
+            if client._view_closed:
+                return True
+            client = client._parent
+        return False
 
     def _subaccount(self, override: str | None) -> str:
         if override is not None:
@@ -451,6 +462,9 @@ class OperationClient:
             raise ValidationError(
                 "account_id", "given, as an argument, to the client, or in EIGHTXEIGHT_ACCOUNT_ID"
             )
+        if self._account_from_env:
+            # Read from the environment and checked only now, when an operation needs it.
+            return check_account_id(self._account_id, ENV_ACCOUNT_ID)
         return self._account_id
 
     async def _call(
@@ -473,7 +487,7 @@ class OperationClient:
             owner = self._subaccount(subaccount_id)
         else:
             owner = self._account(account_id)
-        if self._view_closed:
+        if self._closed_view():
             msg = f"Cannot call {op.name}: this AsyncSmsClient was closed with aclose()."
             raise RuntimeError(msg)
         result: _R = await self._core.call(

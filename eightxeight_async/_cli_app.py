@@ -12,6 +12,8 @@ Exit codes tell outcomes apart for scripts (``_cli_errors`` maps the SDK's error
 6     8x8's answer could not be read
 7     ``status --wait``: the message was not final when ``--timeout`` ran out
 8     ``status``: the message ended undelivered, failed, rejected or in error
+9     ``bulk``: rows remain whose outcome is unknown (``--reconcile`` resolves them)
+10    ``bulk``: every row is settled, but some were invalid or rejected by 8x8
 70    internal error: a bug, please report it (``--debug`` shows the traceback)
 130   interrupted (Ctrl-C); the sandbox stops cleanly on Ctrl-C or SIGTERM and exits 0
 ====  =========================================================================================
@@ -31,6 +33,7 @@ from click.core import ParameterSource
 
 from . import _cli_errors as errs
 from . import _cli_options as opts
+from ._cli_bulk import bulk
 from ._cli_errors import CliError
 from ._cli_options import SECONDS, TEXT, Settings, apply, choice, connection_options
 from ._cli_sandbox import demo, sandbox_command
@@ -38,6 +41,7 @@ from ._config import ENV_BASE_URL
 from ._converters import dumps_for_humans, jsonable
 from ._demo import mask_e164
 from ._models import MessageDetails, SmsResponse
+from ._redact import mask_numbers
 from ._version import __version__
 
 __all__ = ["cli", "run"]
@@ -161,6 +165,13 @@ def _to_data(value: object, *, masked: tuple[str, ...] = ()) -> dict[str, Any]:
     for key in masked:
         if isinstance(data.get(key), str):
             data[key] = mask_e164(data[key])
+    # A batch message's id is "{client_batch_id}/{destination}": its number is masked too.
+    for key in ("clientMessageId", "clientBatchId"):
+        if isinstance(data.get(key), str):
+            data[key] = mask_numbers(data[key])
+    status = data.get("status")
+    if isinstance(status, dict) and isinstance(status.get("errorMessage"), str):
+        status["errorMessage"] = mask_numbers(status["errorMessage"])  # may quote the number
     return data
 
 
@@ -200,7 +211,7 @@ def _echo_sms(result: SmsResponse) -> None:
             ("status", f"{_text(result.status.code)} ({result.status.description})"),
             ("destination", mask_e164(result.destination) or ""),
             ("encoding", _text(result.encoding)),
-            ("client_message_id", result.client_message_id or ""),
+            ("client_message_id", mask_numbers(result.client_message_id or "")),
         ]
     )
 
@@ -212,7 +223,9 @@ def _print_details(details: MessageDetails) -> None:
         ("state", _text(status.state) + (f" / {_text(status.detail)}" if status.detail else "")),
     ]
     if status.error_code is not None:
-        rows.append(("error", f"{status.error_code} {status.error_message or ''}".strip()))
+        # 8x8's error text may quote the number: masked like any server text.
+        message = mask_numbers(status.error_message or "")
+        rows.append(("error", f"{status.error_code} {message}".strip()))
     rows += [
         ("msisdn", mask_e164(details.msisdn) or ""),
         ("created_at", details.created_at.isoformat()),
@@ -221,7 +234,7 @@ def _print_details(details: MessageDetails) -> None:
     if details.price is not None:
         rows.append(("price", f"{details.price.total} {details.price.currency}"))
     if details.client_message_id:
-        rows.append(("client_message_id", details.client_message_id))
+        rows.append(("client_message_id", mask_numbers(details.client_message_id)))
     _echo_fields(rows)
 
 
@@ -359,7 +372,7 @@ def _status_failure(details: MessageDetails, wait: bool, timeout: float) -> CliE
     if state in FAILED_STATES:
         ended = repr(state) + (f" / {_text(status.detail)}" if status.detail else "")
         reasons = [f"error {status.error_code}"] if status.error_code is not None else []
-        reasons += [errs.clean(status.error_message)] if status.error_message else []
+        reasons += [errs.clean_server(status.error_message)] if status.error_message else []
         if reasons:
             ended += f": 8x8 reports {', '.join(reasons)}"
         return CliError(errs.EXIT_NOT_DELIVERED, f"The message ended in state {ended}.")
@@ -397,3 +410,4 @@ def feedback(umid: str, outcome: str) -> None:
 
 cli.add_command(sandbox_command)
 cli.add_command(demo)
+cli.add_command(bulk)

@@ -36,6 +36,9 @@ from ._errors import (
     ValidationError,
     clean_server_text,
 )
+from ._exports import LogExportError, LogExportTimeoutError
+from ._redact import mask_numbers
+from ._redis import RateLimiterUnavailableError
 from ._transport_errors import exception_chain
 
 
@@ -104,6 +107,13 @@ OPTION_NAMES = {
     "survey_id": "SURVEY_ID",
     "umid": "UMID",
     "outcome": "OUTCOME",
+    # No option sets these: the variable is where the value came from.
+    "account_id": "EIGHTXEIGHT_ACCOUNT_ID",
+    "EIGHTXEIGHT_ACCOUNT_ID": "EIGHTXEIGHT_ACCOUNT_ID",
+    # The SDK names a bad value read from a variable by the variable.
+    "EIGHTXEIGHT_API_KEY": "EIGHTXEIGHT_API_KEY",
+    "EIGHTXEIGHT_SUBACCOUNT_ID": "EIGHTXEIGHT_SUBACCOUNT_ID",
+    "EIGHTXEIGHT_BASE_URL": "EIGHTXEIGHT_BASE_URL",
 }
 
 
@@ -143,6 +153,7 @@ _ENV_SETTINGS = {
     "subaccount_id": ("--subaccount-id", "EIGHTXEIGHT_SUBACCOUNT_ID", "subaccount_id"),
     "base_url": ("--base-url", "EIGHTXEIGHT_BASE_URL", "base_url"),
     "verify": ("--ca-bundle", "EIGHTXEIGHT_CA_BUNDLE", "ca_bundle"),
+    "redis_url": ("--redis-url", "EIGHTXEIGHT_REDIS_URL", "redis_url"),
 }
 
 
@@ -172,6 +183,14 @@ def clean(text: str) -> str:
     """Escape control and format characters: server text must not move the cursor or forge lines.
 
     The SDK's own escaping, without its length cut: an id the user must copy is never shortened.
+    """
+    return clean_server_text(text, limit=sys.maxsize, redact=False)
+
+
+def clean_server(text: str) -> str:
+    """Server text for the terminal: escaped as :func:`clean` does, numbers and tokens masked.
+
+    For what 8x8 says about a message (its error message may quote the number), not for ids.
     """
     return clean_server_text(text, limit=sys.maxsize)
 
@@ -273,14 +292,18 @@ def _status_hint(exc: APIStatusError, settings: Settings | None) -> str | None:
     return None
 
 
-def _describe(
+def describe(
     exc: EightXEightError, settings: Settings | None
 ) -> tuple[int, str, list[str], dict[str, Any]]:
     """Return the exit code, message, hints and JSON fields for one of the SDK's errors."""
     if isinstance(exc, ValidationError):
         option = option_name(exc.field, settings)
         message = f"Invalid {option}: must be {exc.rule}. Nothing was sent."
-        return EXIT_VALIDATION, message, [], {"option": option}
+        if exc.field in OPTION_NAMES or exc.field in _ENV_SETTINGS:
+            return EXIT_VALIDATION, message, [], {"option": option}
+        # A field no option or variable sets (a bug, or an SDK rule the command cannot name):
+        # reported as the field, never as an option that does not exist.
+        return EXIT_VALIDATION, message, [], {"field": exc.field}
     if isinstance(exc, APIStatusError):
         hint = _status_hint(exc, settings)
         fields = {"status_code": exc.status_code, "code": exc.code, "error_id": exc.error_id}
@@ -297,10 +320,11 @@ def _describe(
             f"The send may or may not have been accepted by {where}: {reason} after the request "
             "went out."
         )
+        # The ids may hold a number ("{client_batch_id}/{destination}"): masked when shown.
         reference = (
-            f"--client-message-id {clean(exc.client_message_id)}"
+            f"--client-message-id {clean(mask_numbers(exc.client_message_id))}"
             if exc.client_message_id is not None
-            else f"client batch id {clean(exc.client_batch_id or 'unknown')}"
+            else f"client batch id {clean(mask_numbers(exc.client_batch_id or 'unknown'))}"
         )
         hints = [
             f"Look for {reference} (delivery receipts, "
@@ -309,7 +333,8 @@ def _describe(
         http_hint = _http_hint(settings)
         if http_hint:
             hints.append(http_hint)
-        return EXIT_CONNECTION, message, hints, {"client_message_id": exc.client_message_id}
+        shown = None if exc.client_message_id is None else mask_numbers(exc.client_message_id)
+        return EXIT_CONNECTION, message, hints, {"client_message_id": shown}
     if isinstance(exc, TLSVersionError):
         hints = [
             "Against `eightxeight sandbox --tls12-only` this is the point; a server speaking plain "
@@ -317,6 +342,8 @@ def _describe(
             *_url_hints(settings),
         ]
         return EXIT_CONNECTION, clean(str(exc)), hints, {}
+    if isinstance(exc, RateLimiterUnavailableError):  # Redis, not 8x8: no base-URL hints
+        return EXIT_CONNECTION, clean(str(exc)), [], {"option": option_name("redis_url", settings)}
     if isinstance(exc, APIConnectionError):
         if _is_certificate_failure(exc):
             where = settings.describe_url() if settings else "the server"
@@ -331,6 +358,10 @@ def _describe(
         hints = [f"8x8's answer did not match its documentation at {exc.path}."]
         hints += _url_hints(settings)[:1]
         return EXIT_RESPONSE, clean(str(exc)), hints, {"path": exc.path}
+    if isinstance(exc, LogExportTimeoutError):  # the job was left running: like status --wait
+        return EXIT_NOT_FINAL, clean(str(exc)), [], {"job_id": exc.job_id}
+    if isinstance(exc, LogExportError):  # 8x8 ended the job failed, error or cancelled
+        return EXIT_API, clean(str(exc)), [], {"job_id": exc.job_id}
     return EXIT_LOCAL, clean(str(exc)), [], {}
 
 
@@ -382,7 +413,7 @@ def report(exc: BaseException, settings: Settings | None, *, as_json: bool = Fal
         document = exc.document
         hints = [exc.hint] if exc.hint else []
     elif isinstance(exc, EightXEightError):
-        code, message, hints, fields = _describe(exc, settings)
+        code, message, hints, fields = describe(exc, settings)
     elif isinstance(exc, OSError):
         code, message, hints = EXIT_LOCAL, f"{os_reason(exc)}.", []
     else:

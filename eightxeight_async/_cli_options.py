@@ -19,10 +19,13 @@ from . import _cli_errors as errs
 from ._cli_errors import CliError
 from ._client import AsyncSmsClient
 from ._config import ENV_API_KEY, ENV_BASE_URL, ENV_SUBACCOUNT_ID, Region
+from ._errors import ValidationError
+from ._redis import RateLimiterUnavailableError, RedisRateLimiter
 
 __all__ = [
     "ENV_CA_BUNDLE",
     "ENV_DEBUG",
+    "ENV_REDIS_URL",
     "SECONDS",
     "SHARE",
     "TEXT",
@@ -38,6 +41,8 @@ __all__ = [
 
 ENV_CA_BUNDLE = "EIGHTXEIGHT_CA_BUNDLE"
 ENV_DEBUG = "EIGHTXEIGHT_DEBUG"
+#: A Redis URL: the commands then share their rate limits with every process using that Redis.
+ENV_REDIS_URL = "EIGHTXEIGHT_REDIS_URL"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _T = TypeVar("_T")
@@ -134,6 +139,8 @@ class Settings:
         self.base_url: str | None = None
         self.region: str = "APAC"
         self.ca_bundle: str | None = None
+        #: Fleet-wide limits through this Redis (``--redis-url``); in-process when None.
+        self.redis_url: str | None = None
         self.as_json = False
         self.debug = False
         #: The command being run and the UMID it concerns, for the hints of an error.
@@ -198,13 +205,50 @@ class Settings:
         verify: str | bool = True
         if self.ca_bundle:
             verify = self._check_ca_bundle(self.ca_bundle)
-        return AsyncSmsClient(
+        limiter = self._redis_limiter() if self.redis_url is not None else None
+        client = AsyncSmsClient(
             api_key=self.api_key,
             subaccount_id=self.subaccount_id,
             base_url=self.base_url,
             region=self.region,
             verify=verify,
+            rate_limiter=limiter,
         )
+        if limiter is not None:
+            # Made here for this client alone: closing the client closes it (and its pool).
+            client._core.owns_limiter = True
+        return client
+
+    def _redis_limiter(self) -> RedisRateLimiter:
+        """The limiter of ``--redis-url``, its URL checked before any I/O.
+
+        Raises:
+            CliError: When the URL is empty or not a Redis URL (exit 3), or the extra is missing
+                (exit 2).
+        """
+        source = ENV_REDIS_URL if "redis_url" in self.from_env else "--redis-url"
+        url = self.redis_url or ""
+        if not url.strip():
+            raise CliError(
+                errs.EXIT_VALIDATION,
+                f"Invalid {source}: it is empty. Nothing was sent.",
+                hint="Give a redis:// or rediss:// URL, or leave it out to limit in this process.",
+            )
+        try:
+            limiter = _CliRedisLimiter.from_url(url)
+        except ValidationError as exc:
+            raise CliError(
+                errs.EXIT_VALIDATION,
+                f"Invalid {source}: must be {exc.rule}. Nothing was sent.",
+                hint="The password, if any, goes in the URL: redis://:PASSWORD@host:6379/0.",
+            ) from None
+        except ImportError:
+            raise CliError(
+                errs.EXIT_USAGE,
+                f"{source} needs the redis package: pip install 'eightxeight-async[redis]'.",
+            ) from None
+        limiter._source = source
+        return limiter
 
     def _source(self, name: str) -> str:
         """The option or variable a setting came from."""
@@ -226,6 +270,36 @@ class Settings:
         raise CliError(errs.EXIT_VALIDATION, message, hint=hint)
 
 
+class _CliRedisLimiter(RedisRateLimiter):
+    """The CLI's Redis limiter: Redis must answer once before the command sends anything.
+
+    A Redis that cannot be reached at the start is a mistake to report (naming the option or
+    variable), not a reason to go on alone; once it has answered, a failure mid-run falls back
+    to in-process limits with one warning, as in the SDK.
+    """
+
+    _source = "--redis-url"
+    _contacted = False
+
+    def _answered(self, generation: int) -> None:
+        self._contacted = True
+        super()._answered(generation)
+
+    def _failed(self, exc: BaseException, generation: int) -> None:
+        if not self._contacted:
+            raise self._unavailable(exc)  # no fallback, so no warning of one
+        super()._failed(exc, generation)
+
+    def _unavailable(self, exc: BaseException | None) -> RateLimiterUnavailableError:
+        message = (
+            f"Cannot use the Redis of {self._source} ({self._where}): "
+            f"{self._reason(exc).rstrip('.')}. "
+            f"Nothing was sent. Start Redis or fix {self._source}, or leave it out to limit in "
+            "this process only."
+        )
+        return RateLimiterUnavailableError(message, url=self._where)
+
+
 #: The settings of the command being run, for the top-level error handler.
 session: Settings | None = None
 
@@ -236,7 +310,25 @@ def current_settings() -> Settings:
     settings = ctx.find_object(Settings)
     assert settings is not None  # the group's callback creates it before any command runs
     settings.command = ctx.info_name
+    given = ctx.meta.pop(_GROUP_REDIS_URL, None)
+    if given is not None and settings.redis_url is None:
+        # --redis-url before the command (or its variable); one after it has won already.
+        settings.redis_url, from_env = given
+        if from_env:
+            settings.from_env.add("redis_url")
     return settings
+
+
+#: Where the group's --redis-url waits for the command's settings (the group takes no argument
+#: for it, so that the group's callback stays as it is).
+_GROUP_REDIS_URL = "eightxeight.redis_url"
+
+
+def _group_redis_url(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is None or param.name is None:
+        return
+    source = ctx.get_parameter_source(param.name)
+    ctx.meta[_GROUP_REDIS_URL] = (value, source is ParameterSource.ENVIRONMENT)
 
 
 def _override(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -255,6 +347,10 @@ _HELP = {
     "base_url": f"API host instead of the region's, e.g. the sandbox's [env {ENV_BASE_URL}].",
     "region": "Region of the account (ignored with --base-url)  [default: APAC]",
     "ca_bundle": f"CA bundle to trust, e.g. the sandbox's [env {ENV_CA_BUNDLE}].",
+    "redis_url": (
+        "Share the rate limits with every process on this Redis: redis://[:PASSWORD@]HOST[:PORT]"
+        f"[/DB], rediss://... (TLS), ?cluster=true for a cluster [env {ENV_REDIS_URL}]."
+    ),
     "as_json": "Print JSON for scripts (one document on stdout, errors included).",
     "debug": f"Show the traceback of an internal error [env {ENV_DEBUG}].",
 }
@@ -300,6 +396,17 @@ def connection_options(*, at_group: bool) -> list[Callable[[_F], _F]]:
         ),
         click.option(
             "--ca-bundle", "ca_bundle", type=TEXT, help=_HELP["ca_bundle"], **env(ENV_CA_BUNDLE)
+        ),
+        click.option(
+            "--redis-url",
+            "redis_url",
+            type=TEXT,
+            help=_HELP["redis_url"],
+            **(
+                {"envvar": ENV_REDIS_URL, "expose_value": False, "callback": _group_redis_url}
+                if at_group
+                else env("")
+            ),
         ),
         *output_options(at_group=at_group),
     ]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import ipaddress
 import signal
 import socket
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
@@ -22,7 +24,7 @@ from rich.text import Text
 from . import _cli_errors as errs
 from . import _cli_options as opts
 from ._cli_errors import CliError, clean
-from ._cli_options import ENV_CA_BUNDLE, SECONDS, SHARE, TEXT, Finite, apply, output_options
+from ._cli_options import ENV_CA_BUNDLE, SHARE, TEXT, Finite, apply, output_options
 from ._config import ENV_ACCOUNT_ID, ENV_API_KEY, ENV_BASE_URL, ENV_SUBACCOUNT_ID
 from ._converters import dumps_for_humans
 from ._demo import DemoReport
@@ -75,6 +77,9 @@ def _stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Itera
             loop.remove_signal_handler(sig)
 
 
+#: Seconds a message takes to be sent or delivered: the sandbox's range (366 days).
+LIFECYCLE = Finite(min=0, max=366 * 86_400)
+
 #: The sandbox's argument names as the sandbox command spells them.
 _SANDBOX_OPTIONS = {
     "api_key": "--api-key",
@@ -96,13 +101,21 @@ _SANDBOX_OPTIONS = {
 }
 
 
+# The messages below are the sandbox command's own: the client's rules they apply name the
+# client's variables (EIGHTXEIGHT_API_KEY ...), which this command does not read.
+_KEY_RULE = "printable ASCII without whitespace"
+_ACCOUNT_RULE = "a GUID: 32 hex digits, dashes optional (8x8's accountId rule)"
+
+
 def _check_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     # The key must be one the client (and so the CLI) can send; the sandbox alone accepts more.
+    if value == "":
+        raise click.BadParameter("must not be empty (leave --api-key out for a random key).")
     if value is not None:
         try:
             check_api_key(value)
-        except ValidationError as exc:
-            raise click.BadParameter(f"must be {exc.rule}.") from None
+        except ValidationError:
+            raise click.BadParameter(f"must be {_KEY_RULE}.") from None
     return value
 
 
@@ -111,8 +124,16 @@ def _check_account(ctx: click.Context, param: click.Parameter, value: str | None
     if value is not None:
         try:
             check_account_id(value)
-        except ValidationError as exc:
-            raise click.BadParameter(f"must be {exc.rule}.") from None
+        except ValidationError:
+            raise click.BadParameter(f"must be {_ACCOUNT_RULE}.") from None
+    return value
+
+
+def _check_cert_dir_given(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    if value == "":  # Path("") is the current folder: refused rather than read so
+        raise click.BadParameter("must not be empty (leave --cert-dir out for a temporary one).")
     return value
 
 
@@ -169,41 +190,52 @@ def _check_subaccounts(
     type=TEXT,
     default="100",
     show_default=True,
-    help="Prepaid balance in EUR before anything is sent; each part sent lowers it.",
+    help=(
+        "Prepaid balance in EUR before anything is sent, 0 to 1000000000000 in plain digits"
+        " (e.g. 12.5, at most 6 decimals); each part sent lowers it."
+    ),
 )
 @click.option("--postpaid", is_flag=True, help="A post-paid account: the balance answers 403/1201.")
 @click.option(
-    "--sent-after", type=SECONDS, default=1.0, show_default=True, help="Seconds until `sent`."
+    "--sent-after",
+    type=LIFECYCLE,
+    default=1.0,
+    show_default=True,
+    help="Seconds until `sent` (0 to 366 days).",
 )
 @click.option(
     "--delivered-after",
-    type=SECONDS,
+    type=LIFECYCLE,
     default=2.0,
     show_default=True,
-    help="Seconds until `delivered` (or the test number's end).",
+    help="Seconds until `delivered` (or the test number's end; 0 to 366 days).",
 )
 @click.option(
     "--dlr-retry-scale",
-    type=SECONDS,
+    type=Finite(min=0, max=1000),
     default=0.01,
     show_default=True,
-    help="Multiplies 8x8's receipt retry delays (1, 10, 30, 90 s); 1 is 8x8's own timing.",
+    help=(
+        "Multiplies 8x8's receipt retry delays (1, 10, 30, 90 s); 1 is 8x8's own timing"
+        " (0 to 1000)."
+    ),
 )
 @click.option("--fail-429", type=SHARE, default=0.0, help="Share (0 to 1) of requests given 429.")
 @click.option("--fail-500", type=SHARE, default=0.0, help="Share (0 to 1) given 500 / 2000.")
 @click.option("--slow", type=SHARE, default=0.0, help="Share (0 to 1) answered slowly.")
 @click.option(
     "--slow-seconds",
-    type=SECONDS,
+    type=Finite(min=0, max=3600),
     default=2.0,
     show_default=True,
-    help="How long a --slow answer is held back, in seconds.",
+    help="How long a --slow answer is held back, in seconds (0 to 3600).",
 )
 @click.option("--drop", type=SHARE, default=0.0, help="Share (0 to 1) of connections dropped.")
 @click.option("--tls12-only", is_flag=True, help="Serve TLS 1.2 only (clients must refuse).")
 @click.option(
     "--cert-dir",
     type=TEXT,
+    callback=_check_cert_dir_given,
     help=(
         "Folder for the CA file, kept after stopping (created if missing; its parent must "
         "exist). Default: a temporary folder, removed on stop."
@@ -221,6 +253,7 @@ def sandbox_command(
 ) -> None:
     """Run the local 8x8 sandbox in the foreground (Ctrl-C or SIGTERM stops it)."""
     settings = opts.current_settings()
+    _refuse_client_options(click.get_current_context())
     sandbox = _require_sandbox()
     if cert_dir is not None:
         _check_cert_dir(cert_dir)
@@ -251,6 +284,8 @@ def sandbox_command(
     except ValidationError as exc:  # a rule of the sandbox's the options above do not cover
         hint = _SANDBOX_OPTIONS.get(exc.field, exc.field)
         raise click.BadParameter(f"must be {exc.rule}.", param_hint=[hint]) from None
+    # Announced as the sandbox keeps it (0100.50 is 100.5), not as typed.
+    options["start_balance"] = _plain_amount(server.start_balance)
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
@@ -270,6 +305,41 @@ def sandbox_command(
             click.echo("Sandbox stopped.", err=True)
 
     opts.run_async(serve())
+
+
+#: The group's connection options, which configure the client: the sandbox reads none of them.
+_CLIENT_OPTIONS = {
+    "api_key": "--api-key",
+    "subaccount_id": "--subaccount-id",
+    "base_url": "--base-url",
+    "region": "--region",
+    "ca_bundle": "--ca-bundle",
+}
+
+
+def _refuse_client_options(ctx: click.Context) -> None:
+    """Refuse a client option typed before ``sandbox``, rather than ignore it silently.
+
+    ``eightxeight --api-key K sandbox`` would otherwise run with a random key. Their variables
+    (``EIGHTXEIGHT_API_KEY`` ...) are not read either, but a variable set for other commands is
+    no mistake, so those are left alone.
+    """
+    parent = ctx.parent
+    if parent is None:
+        return
+    for name, option in _CLIENT_OPTIONS.items():
+        if parent.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            own = option in ("--api-key", "--subaccount-id")
+            where = (
+                f"put it after the command (eightxeight sandbox {option} VALUE)"
+                if own
+                else "the sandbox prints its own URL and CA file (see --host, --port, --cert-dir)"
+            )
+            message = (
+                f"{option} before 'sandbox' is the client's option, which the sandbox does not"
+                f" read; {where}."
+            )
+            raise click.UsageError(message, ctx=ctx)
 
 
 def _check_cert_dir(cert_dir: str) -> None:
@@ -313,6 +383,7 @@ def _start_failure(exc: OSError, host: str, port: int, cert_dir: str | None) -> 
 
 def _announce(server: Any, host: str, as_json: bool, options: dict[str, Any]) -> None:
     url = f"https://{connectable_host(host)}:{server.port}"
+    balance = options["start_balance"]
     values = {
         ENV_BASE_URL: url,
         ENV_API_KEY: server.api_key,
@@ -325,7 +396,7 @@ def _announce(server: Any, host: str, as_json: bool, options: dict[str, Any]) ->
         document = {
             **values,
             "account_id": server.account_id,
-            "start_balance": options["start_balance"],
+            "start_balance": balance,
             "postpaid": bool(options["postpaid"]),
             "base_url": url,
             "host": host,
@@ -350,18 +421,31 @@ def _announce(server: Any, host: str, as_json: bool, options: dict[str, Any]) ->
         return
     tls = "TLS 1.2 only" if server.tls12_only else "TLS 1.3"
     click.echo(f"8x8 sandbox on {url} ({tls})")
-    if connectable_host(host) != host:
+    if _is_wildcard(host):
         click.echo(f"Listening on all interfaces ({host}); {url} reaches it from this machine.")
     click.echo("Point the client or the CLI at it:\n")
     for name, value in values.items():
         click.echo(f"export {name}={value}")
-    balance = options["start_balance"]
     kind = "post-paid" if options["postpaid"] else f"prepaid, balance {balance} EUR"
     click.echo(f"\nAccount {server.account_id}: {kind}.")
     click.echo("Test numbers: +15550100001 and +15550100002 end undelivered,")
     click.echo("+15550100003 is REJECTED; any other valid number is delivered.")
     click.echo("Ctrl-C stops it.")
     sys.stdout.flush()
+
+
+def _is_wildcard(host: str) -> bool:
+    """Whether ``host`` listens on every interface (``0.0.0.0``, ``::``), not one address."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
+
+
+def _plain_amount(amount: Any) -> str:
+    """A Decimal amount in plain digits, never an exponent (``1E+2`` is ``100``)."""
+    text = format(amount, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @click.command(short_help="Try send, status and feedback on a built-in sandbox.")

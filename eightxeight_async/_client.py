@@ -19,6 +19,7 @@ import httpx
 from ._calls import OTHER_LOOP, CallCore, CallSettings, State, to_timeout
 from ._client_account import AccountMethods
 from ._client_batches import BatchMethods
+from ._client_bulk import BulkMethods
 from ._client_exports import ExportMethods
 from ._client_messages import MessageMethods
 from ._config import (
@@ -44,7 +45,20 @@ from ._validators import check_account_id, check_api_key, check_base_url, check_
 __all__ = ["AsyncSmsClient", "AsyncSmsClientWithRawResponse"]
 
 
-class AsyncSmsClient(MessageMethods, BatchMethods, ExportMethods, AccountMethods):
+def _check_retry(value: object) -> RetryPolicy:
+    # Checked here, not when a retry first happens: by then the request has gone out.
+    if not isinstance(value, RetryPolicy):
+        raise ValidationError("retry", "a RetryPolicy (or None for the default)")
+    return value
+
+
+def _check_rate_limits(value: object) -> RateLimits:
+    if not isinstance(value, RateLimits):
+        raise ValidationError("rate_limits", "a RateLimits (or None for the default)")
+    return value
+
+
+class AsyncSmsClient(MessageMethods, BatchMethods, ExportMethods, AccountMethods, BulkMethods):
     """The asyncio client for the 8x8 SMS API.
 
     Create one per application and share it: it holds one connection pool, one TLS context and
@@ -58,8 +72,6 @@ class AsyncSmsClient(MessageMethods, BatchMethods, ExportMethods, AccountMethods
         async with AsyncSmsClient(api_key="...", subaccount_id="acme_hq") as client:
             sent = await client.send_sms(destination="+6591234567", text="Your code is 123456")
     """
-
-    _parent: AsyncSmsClient | None
 
     def __init__(
         self,
@@ -112,24 +124,51 @@ class AsyncSmsClient(MessageMethods, BatchMethods, ExportMethods, AccountMethods
         Raises:
             ValidationError: When a setting breaks a rule (a missing API key included).
         """
-        api_key = check_api_key(api_key if api_key is not None else os.environ.get(ENV_API_KEY))
-        sub = subaccount_id if subaccount_id is not None else os.environ.get(ENV_SUBACCOUNT_ID)
-        self._subaccount_id = check_subaccount_id(sub) if sub else None
-        account = account_id if account_id is not None else os.environ.get(ENV_ACCOUNT_ID)
-        self._account_id = check_account_id(account) if account else None
+        # A bad value from a variable is named by the variable: the caller passed no argument.
+        if api_key is not None:
+            api_key = check_api_key(api_key)
+        else:
+            env_key = os.environ.get(ENV_API_KEY)
+            api_key = check_api_key(env_key, ENV_API_KEY if env_key else "api_key")
+        if subaccount_id is not None:  # an explicit "" is refused, an empty variable is unset
+            self._subaccount_id: str | None = check_subaccount_id(subaccount_id)
+        else:
+            sub = os.environ.get(ENV_SUBACCOUNT_ID)
+            self._subaccount_id = check_subaccount_id(sub, ENV_SUBACCOUNT_ID) if sub else None
+        # An explicit account id is checked now; one from the environment only when an account
+        # operation needs it (OperationClient._account), so that a bad variable cannot break an
+        # app that never calls one, and its error then names the variable.
+        if account_id is not None:
+            self._account_id: str | None = check_account_id(account_id)
+            self._account_from_env = False
+        else:
+            self._account_id = os.environ.get(ENV_ACCOUNT_ID) or None
+            self._account_from_env = self._account_id is not None
         # Looked up rather than Region(region) in a try block: the ValueError it raises would stay
         # on the ValidationError's __context__, echoing the value.
         chosen = next((r for r in Region if r.value == region), None)
         if chosen is None:
             raise ValidationError("region", "one of 'APAC', 'NA', 'EU', 'ID'")
-        url = base_url if base_url is not None else os.environ.get(ENV_BASE_URL)
+        if base_url is not None:  # an explicit "" is refused, not taken as "the region's"
+            url: str | None = check_base_url(base_url)
+        else:
+            env_url = os.environ.get(ENV_BASE_URL)
+            url = check_base_url(env_url, ENV_BASE_URL) if env_url else None
         request_timeout = to_timeout(timeout)
         self._settings = CallSettings(
-            base_url=check_base_url(url) if url else chosen.base_url,
+            base_url=url if url is not None else chosen.base_url,
             timeout=request_timeout,
-            retry=retry if retry is not None else RetryPolicy(),
-            rate_limits=rate_limits if rate_limits is not None else RateLimits(),
+            retry=_check_retry(retry) if retry is not None else RetryPolicy(),
+            rate_limits=(
+                _check_rate_limits(rate_limits) if rate_limits is not None else RateLimits()
+            ),
         )
+        if rate_limiter is not None and not isinstance(rate_limiter, RateLimiter):
+            raise ValidationError(
+                "rate_limiter", "an object implementing RateLimiter (acquire, pause, aclose)"
+            )
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ValidationError("http_client", "an httpx.AsyncClient")
         if isinstance(max_connections, bool) or not isinstance(max_connections, int):
             raise ValidationError("max_connections", "an integer of at least 1")
         if max_connections < 1:
@@ -188,13 +227,17 @@ class AsyncSmsClient(MessageMethods, BatchMethods, ExportMethods, AccountMethods
 
     @property
     def account_id(self) -> str | None:
-        """The default account of the account methods, or ``None`` when every call must name one."""
+        """The default account of the account methods, or ``None`` when every call must name one.
+
+        One read from ``EIGHTXEIGHT_ACCOUNT_ID`` is shown as it is; it is checked when an
+        account method first needs it.
+        """
         return self._account_id
 
     @property
     def is_closed(self) -> bool:
-        """Whether :meth:`aclose` was called (on this client, or on the one it derives from)."""
-        return self._view_closed or self._core.is_closed
+        """Whether :meth:`aclose` was called (on this client, or on one it derives from)."""
+        return self._closed_view() or self._core.is_closed
 
     @property
     def _sender(self) -> HttpSender:
@@ -235,27 +278,41 @@ class AsyncSmsClient(MessageMethods, BatchMethods, ExportMethods, AccountMethods
         Raises:
             ValidationError: When a setting breaks a rule.
         """
+        if self.is_closed:
+            # A derived client shares the lifecycle: a closed one must not come back to life.
+            msg = "Cannot call with_options: this AsyncSmsClient was closed with aclose()."
+            raise RuntimeError(msg)
         derived = object.__new__(type(self))
         derived._core = self._core
         derived._settings = CallSettings(
             base_url=self._settings.base_url,
             timeout=self._settings.timeout if timeout is None else to_timeout(timeout),
-            retry=self._settings.retry if retry is None else retry,
-            rate_limits=self._settings.rate_limits if rate_limits is None else rate_limits,
+            retry=self._settings.retry if retry is None else _check_retry(retry),
+            rate_limits=(
+                self._settings.rate_limits
+                if rate_limits is None
+                else _check_rate_limits(rate_limits)
+            ),
         )
         derived._subaccount_id = (
             self._subaccount_id if subaccount_id is None else check_subaccount_id(subaccount_id)
         )
-        derived._account_id = (
-            self._account_id if account_id is None else check_account_id(account_id)
-        )
+        if account_id is None:
+            derived._account_id = self._account_id
+            derived._account_from_env = self._account_from_env
+        else:
+            derived._account_id = check_account_id(account_id)
+            derived._account_from_env = False
         derived._parent = self
         derived._view_closed = False
         return derived
 
     @functools.cached_property
     def with_raw_response(self) -> AsyncSmsClientWithRawResponse:
-        """The same methods, each returning a :class:`RawResponse` of its result.
+        """The client's methods, each returning a :class:`RawResponse` of its result.
+
+        Every method but :meth:`iter_log_records` (an async iterator over many answers, with no
+        one HTTP answer to return), with the same arguments.
 
         A ``RawResponse`` has ``.parsed`` (what the method returns), ``.status_code``,
         ``.headers``, ``.request_id``, ``.http_response`` and ``.attempts``.
@@ -318,8 +375,10 @@ class AsyncSmsClient(MessageMethods, BatchMethods, ExportMethods, AccountMethods
 class AsyncSmsClientWithRawResponse:
     """The client's methods, each returning a :class:`RawResponse` of its usual result.
 
-    Reached as ``client.with_raw_response``. Each method takes the same arguments as the
-    client's; ``.parsed`` holds what the client's method returns.
+    Reached as ``client.with_raw_response``. It has every method of the client but
+    ``iter_log_records`` (an async iterator over many answers, with no one HTTP answer to
+    return). Each takes the same arguments as the client's; ``.parsed`` holds what the client's
+    method returns (for ``export_logs``, the answer is the last poll's).
     """
 
     def __init__(self, client: AsyncSmsClient) -> None:

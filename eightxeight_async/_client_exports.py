@@ -9,6 +9,7 @@ The three job operations are a typed signature, a docstring and one ``self._call
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncGenerator, Sequence
 from datetime import date, datetime
 from typing import cast
@@ -17,7 +18,7 @@ import attrs
 import httpx
 
 from ._calls import OperationClient, status_error, to_timeout
-from ._errors import ValidationError
+from ._errors import EightXEightError, ValidationError
 from ._exports import CsvDownloader, check_download_link, check_polling, wait_for_export
 from ._models_exports import (
     LogExportRequest,
@@ -28,7 +29,7 @@ from ._models_exports import (
     aparse_log_records,
 )
 from ._operations import CANCEL_LOG_EXPORT, GET_LOG_EXPORT, START_LOG_EXPORT
-from ._transport_errors import map_transport_error
+from ._transport_errors import explain_failure
 
 __all__ = ["ExportMethods"]
 
@@ -51,8 +52,10 @@ class ExportMethods(OperationClient):
 
         Args:
             start: The first day (a ``date``, read in UTC) or instant (an aware ``datetime``);
-                8x8 starts 7 days ago when omitted.
-            end: The last day or instant, not before ``start``; today when omitted.
+                8x8 starts 7 days ago when omitted. With ``end`` omitted (8x8's default is
+                today), not after today (UTC).
+            end: The last day or instant, not before ``start``; today when omitted. With
+                ``start`` omitted, not before the day 7 days ago (UTC).
             phone_number: Only messages to or from this number (E.164).
             countries: Only messages to these countries (ISO 3166-1 alpha-2 codes).
             limit: The most messages to export; 0 for no limit.
@@ -206,9 +209,10 @@ class ExportMethods(OperationClient):
 
         The files are read as they download, in bounded memory (at most one row, and 1 MiB per
         row). The API key is sent only to the client's own origin (scheme, host and port of its
-        base URL); a link elsewhere is fetched without it, redirects included, and plain http is
-        refused except to a loopback host. Leaving the loop early closes the download; use
-        ``contextlib.aclosing`` to close it at once.
+        base URL), and only while the link started there and every redirect so far stayed there:
+        a link elsewhere is fetched without it, even when it redirects to the client's origin.
+        Plain http is refused except to a loopback host. Leaving the loop early closes the
+        download; use ``contextlib.aclosing`` to close it at once.
 
         Example::
 
@@ -248,7 +252,7 @@ class ExportMethods(OperationClient):
     async def _log_records(
         self, links: list[httpx.URL], timeout: httpx.Timeout
     ) -> AsyncGenerator[LogRecord, None]:
-        if self._view_closed:  # a with_options() client closed on its own (the pool lives on)
+        if self._closed_view():  # a with_options() client closed on its own (the pool lives on)
             msg = "Cannot call iter_log_records: this AsyncSmsClient was closed with aclose()."
             raise RuntimeError(msg)
         core = self._core
@@ -258,7 +262,7 @@ class ExportMethods(OperationClient):
             authorization=core.sender.auth_headers()["Authorization"],
             user_agent=core.sender.auth_headers().get("User-Agent"),
             timeout=timeout,
-            transport_error=lambda exc, request: map_transport_error(exc, request, send=None),
+            transport_error=functools.partial(_download_error, connect_timeout=timeout.connect),
             status_error=status_error,
             guard=lambda: core.tracked("iter_log_records"),
         )
@@ -270,3 +274,19 @@ class ExportMethods(OperationClient):
                 async with contextlib.aclosing(parsed):
                     async for record in parsed:
                         yield record
+
+
+async def _download_error(
+    exc: BaseException, request: httpx.Request, *, connect_timeout: float | None
+) -> EightXEightError:
+    # Classified as a call's failure is, probe included: an http:// link to a TLS port is named
+    # as such ("use https://"), not as a failure after the request was sent.
+    return await explain_failure(
+        exc,
+        request,
+        connect_timeout=connect_timeout,
+        answered=False,
+        traced=False,
+        headers_started=False,
+        send=None,
+    )

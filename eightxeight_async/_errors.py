@@ -51,6 +51,7 @@ from ._redact import MAX_SERVER_TEXT as MAX_SERVER_TEXT
 from ._redact import clean_server_text as clean_server_text
 from ._redact import (
     is_redacted,
+    mask_numbers,
     redacted_request,
     redacted_response,
     request_of,
@@ -250,10 +251,12 @@ class SendOutcomeUnknownError(APIConnectionError):
         request: httpx.Request | None = None,
         permanent: bool = False,
     ) -> None:
+        # The ids may hold a number ("{client_batch_id}/{destination}"): masked in the message,
+        # kept whole on the attributes.
         if client_batch_id is not None and client_message_id is None:
-            look_for = f"client_batch_id={client_batch_id!r}"
+            look_for = f"client_batch_id={_masked_id(client_batch_id)!r}"
         else:
-            look_for = f"client_message_id={client_message_id!r}"
+            look_for = f"client_message_id={_masked_id(client_message_id)!r}"
         super().__init__(
             f"The send may or may not have been accepted by 8x8: {reason} after the request was "
             f"sent. Check for {look_for} before sending it again.",
@@ -448,6 +451,20 @@ class ErrorBody:
     document: object = None
 
 
+def _masked_id(value: str | None) -> str | None:
+    return None if value is None else mask_numbers(value)
+
+
+def _credentials_of(response: httpx.Response) -> tuple[str, ...]:
+    # The request this answer is to still carries its Authorization header (the error keeps a
+    # redacted copy): its token is the client's API key, without a layer passing the key down.
+    request = request_of(response)
+    if request is None:
+        return ()
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return (token.strip(),) if scheme and token.strip() else ()
+
+
 def error_from_response(
     response: httpx.Response, body: ErrorBody | None, *, retry_after: float | None
 ) -> APIStatusError:
@@ -474,11 +491,13 @@ def error_from_response(
     if status >= 500:
         text = f"8x8 failed to handle the request ({detail})"
     reason = facts.message or response.reason_phrase or "no message"
-    text += f": {clean_server_text(reason)}"
+    # A server may echo the request's credentials: the API key is masked wherever it appears.
+    text += f": {clean_server_text(reason, secrets=_credentials_of(response))}"
     if not text.endswith((".", "!", "?", ")")):
         text += "."
     if facts.error_id:
-        text += f" [errorId {clean_server_text(facts.error_id)}]"
+        # The id is for 8x8 support and must stay whole: escaped, not masked.
+        text += f" [errorId {clean_server_text(facts.error_id, redact=False)}]"
     cls = error_class_for_status(status, code)
     fields: dict[str, Any] = {
         "response": response,

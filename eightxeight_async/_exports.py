@@ -32,6 +32,7 @@ from ._errors import (
     clean_server_text,
 )
 from ._models_exports import LogExportState, LogExportStatus
+from ._redact import redact_link
 
 __all__ = [
     "MAX_CSV_RECORD",
@@ -180,20 +181,20 @@ async def wait_for_export(
             if last.status in _OK_STATES:
                 return last
             msg = (
-                f"The log export job {_quoted(job_id)} ended with status "
+                f"The log export job {_quoted(job_id, redact=False)} ended with status "
                 f"{_quoted(last.status)}, without a file."
             )
             raise LogExportError(msg, job_id=job_id, status=last)
 
 
-def _quoted(text: str) -> str:
+def _quoted(text: str, *, redact: bool = True) -> str:
     # Ids and states come from the server: escaped and cut like any server text in a message.
-    return repr(clean_server_text(str(text), 100))
+    return repr(clean_server_text(str(text), 100, redact=redact))
 
 
 def _timed_out(job_id: str, last: LogExportStatus | None, max_wait: float) -> LogExportTimeoutError:
     seen = "none read" if last is None else _quoted(last.status)
-    job = _quoted(job_id)
+    job = _quoted(job_id, redact=False)  # the id to quote back: escaped, kept whole
     msg = (
         f"The log export job {job} was not finished after max_wait={max_wait:g} s (last status: "
         f"{seen}). The job was left running: read it later with get_log_export({job}), or stop "
@@ -343,7 +344,8 @@ class CsvDownloader:
         base_url: The client's base URL: links on its origin get the API key.
         authorization: The ``Authorization`` header value for the client's own origin.
         timeout: The timeout of each read.
-        transport_error: Turns a transport failure into the SDK's error (raised ``from`` it).
+        transport_error: Turns a transport failure into the SDK's error (raised ``from`` it),
+            probing the server where only a handshake can tell (``http://`` to a TLS port).
         status_error: Builds the SDK's error for an HTTP error answer whose body was read.
         guard: Wraps each wait on the network, so that the client's ``aclose()`` can stop it
             (``CallCore.tracked``). Only the waits: between two rows the caller's own code runs,
@@ -355,21 +357,21 @@ class CsvDownloader:
     base_url: str
     authorization: str = attrs.field(repr=False)
     timeout: httpx.Timeout
-    transport_error: Callable[[BaseException, httpx.Request], EightXEightError]
+    transport_error: Callable[[BaseException, httpx.Request], Awaitable[EightXEightError]]
     status_error: Callable[[httpx.Response], APIStatusError]
     guard: Callable[[], AbstractAsyncContextManager[None]]
     user_agent: str | None = None
 
-    def _headers(self, url: httpx.URL) -> dict[str, str]:
+    def _headers(self, url: httpx.URL, trusted: bool) -> dict[str, str]:
         headers = {"Accept": "text/csv, */*"}
         if self.user_agent:
             headers["User-Agent"] = self.user_agent
-        if _origin(url) == _origin(httpx.URL(self.base_url)):
+        if trusted and _origin(url) == _origin(httpx.URL(self.base_url)):
             headers["Authorization"] = self.authorization
         return headers
 
-    def _request(self, url: httpx.URL) -> httpx.Request:
-        headers = self._headers(url)
+    def _request(self, url: httpx.URL, trusted: bool) -> httpx.Request:
+        headers = self._headers(url, trusted)
         request = self.http.build_request("GET", url, headers=headers, timeout=self.timeout)
         if "Authorization" not in headers:
             # An injected pool may carry default headers: none of them reaches another origin.
@@ -378,28 +380,29 @@ class CsvDownloader:
         return request
 
     async def _open(self, url: httpx.URL) -> httpx.Response:
-        """Send the GET, following redirects (each one checked), and return the 2xx answer."""
+        """Send the GET, following redirects (each one checked), and return the 2xx answer.
+
+        The API key goes with a request only when the link the caller gave is on the client's
+        origin and every redirect so far stayed there: a link elsewhere must not be able to
+        steer an authenticated GET to a path of its choosing through a redirect.
+        """
+        own = _origin(httpx.URL(self.base_url))
+        trusted = _origin(url) == own
         for _ in range(MAX_REDIRECTS + 1):
-            request = self._request(url)
+            trusted = trusted and _origin(url) == own
+            request = self._request(url, trusted)
             async with self.guard():
                 try:
                     response = await self.http.send(request, stream=True)
                 except Exception as exc:
-                    raise self.transport_error(exc, request) from exc
+                    raise await self.transport_error(exc, _shown(request)) from exc
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 location = response.headers["location"]
                 await response.aclose()
                 target = _parsed(location)
                 if target is None:
                     break
-                try:
-                    url = check_download_link(str(url.join(target)))
-                except ValidationError:
-                    msg = (
-                        "The CSV download redirected to a link this client refuses (plain http "
-                        "to a host that is not loopback, or credentials in the URL)."
-                    )
-                    raise ResponseValidationError(msg, path="$") from None
+                url = _redirect_target(url.join(target))
                 continue
             if response.status_code >= 400:
                 try:
@@ -407,10 +410,11 @@ class CsvDownloader:
                         try:
                             body = await _bounded_read(response)
                         except Exception as exc:
-                            raise self.transport_error(exc, request) from exc
+                            raise await self.transport_error(exc, _shown(request)) from exc
                 finally:
                     await response.aclose()
                 response._content = body  # read here, under a cap (as _reading.set_body does)
+                response.request = _shown(request)  # the error keeps no download token
                 raise self.status_error(response)
             if 300 <= response.status_code < 400:
                 await response.aclose()
@@ -438,7 +442,7 @@ class CsvDownloader:
                     except StopAsyncIteration:
                         break
                     except Exception as exc:
-                        raise self.transport_error(exc, response.request) from exc
+                        raise await self.transport_error(exc, _shown(response.request)) from exc
                 try:
                     pieces = [chunk] if inflater is None else inflater.feed(chunk)
                 except zlib.error:
@@ -451,6 +455,27 @@ class CsvDownloader:
                 yield record
         finally:
             await response.aclose()
+
+
+def _shown(request: httpx.Request) -> httpx.Request:
+    # The request an error keeps: its URL with the download token hidden (see redact_link).
+    return httpx.Request(request.method, redact_link(str(request.url)), headers=request.headers)
+
+
+def _redirect_target(target: httpx.URL) -> httpx.URL:
+    if target.scheme.lower() not in _DEFAULT_PORTS:
+        msg = "The CSV download redirected to a scheme other than https (or http to loopback)."
+        raise ResponseValidationError(msg, path="$")
+    try:
+        return check_download_link(str(target))
+    except ValidationError:
+        pass
+    # Raised outside the except block: the ValidationError must not ride along as __context__.
+    msg = (
+        "The CSV download redirected to a link this client refuses (plain http to a host that "
+        "is not loopback, or credentials in the URL)."
+    )
+    raise ResponseValidationError(msg, path="$")
 
 
 async def _bounded_read(response: httpx.Response) -> bytes:

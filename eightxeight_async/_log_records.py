@@ -29,6 +29,7 @@ from ._models import (
     StatusDetail,
     StatusDetailTypes,
     _hidden_repr,
+    _id_repr,
     _mask_repr,
 )
 from ._redact import clean_server_text
@@ -63,13 +64,14 @@ class LogRecord:
     """More detail about the delivery state."""
     error_code: int | None = None
     """The delivery error code, when delivery failed."""
-    error_message: str | None = None
-    """The delivery error's description."""
+    error_message: str | None = attrs.field(default=None, repr=_id_repr)
+    """The delivery error's description (a number it quotes is masked in the repr)."""
     status_timestamp: datetime | None = None
     """When the delivery state last changed."""
     msisdn: str | None = attrs.field(default=None, repr=_mask_repr)
     """The recipient's number, redacted by 8x8."""
-    source: str | None = None
+    # For an inbound message the sender is the end user's number: masked in the repr.
+    source: str | None = attrs.field(default=None, repr=_id_repr)
     """The sender id."""
     encoding: EncodingTypes | None = None
     """The encoding of the body."""
@@ -83,9 +85,9 @@ class LogRecord:
     """The price of one part (exact decimal)."""
     price_total: Decimal | None = None
     """The price of the message, all parts (exact decimal)."""
-    client_message_id: str | None = None
+    client_message_id: str | None = attrs.field(default=None, repr=_id_repr)
     """Your reference for the message."""
-    client_batch_id: str | None = None
+    client_batch_id: str | None = attrs.field(default=None, repr=_id_repr)
     """Your reference for its batch."""
     batch_id: str | None = None
     """8x8's id of its batch."""

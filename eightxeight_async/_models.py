@@ -19,6 +19,7 @@ import attrs
 
 from . import _validators as v
 from ._errors import ValidationError
+from ._redact import mask_numbers
 
 __all__ = [
     "Direction",
@@ -160,6 +161,12 @@ def _mask_repr(value: str | None) -> str:
     return repr(mask_phone(value))
 
 
+def _id_repr(value: str | None) -> str:
+    # A client_message_id may hold a number ("{client_batch_id}/{destination}" for a batch
+    # sent to destinations): phone-like digit runs are masked; the attribute keeps it whole.
+    return "None" if value is None else repr(mask_numbers(value))
+
+
 def _hidden_repr(value: object) -> str:
     return "'***'" if value is not None else "None"
 
@@ -220,7 +227,9 @@ class SmsRequest:
     """ISO 3166-1 alpha-2 code of the destination, to convert a national number."""
     source: str | None = attrs.field(default=None, validator=v.max_length(16))
     """The sender id (the "From:" of the SMS), at most 16 characters."""
-    client_message_id: str | None = attrs.field(default=None, validator=v.max_length(350))
+    client_message_id: str | None = attrs.field(
+        default=None, validator=v.max_length(350), repr=_id_repr
+    )
     """Your own reference, echoed in responses and delivery receipts (at most 350 characters)."""
     encoding: Encoding | None = attrs.field(default=None, converter=_encoding)
     """The text encoding; 8x8 uses AUTO when absent."""
@@ -260,7 +269,9 @@ class SurveyRequest:
     """Values for the template's variables (kept as a read-only copy)."""
     source: str | None = attrs.field(default=None, validator=v.max_length(16))
     """The sender id, at most 16 characters."""
-    client_message_id: str | None = attrs.field(default=None, validator=v.max_length(350))
+    client_message_id: str | None = attrs.field(
+        default=None, validator=v.max_length(350), repr=_id_repr
+    )
     """Your own reference (at most 350 characters)."""
     encoding: Encoding | None = attrs.field(default=None, converter=_encoding)
     """The text encoding; 8x8 uses AUTO when absent."""
@@ -307,7 +318,7 @@ class SmsResponse:
     """The encoding 8x8 detected or used."""
     status: SmsStatus
     """Whether the message was queued or rejected, and why."""
-    client_message_id: str | None = None
+    client_message_id: str | None = attrs.field(default=None, repr=_id_repr)
     """Your reference, echoed back (the SDK generates one when you give none)."""
 
     @property
@@ -326,8 +337,8 @@ class MessageStatus:
     """More detail, e.g. ``delivered_to_recipient``."""
     error_code: int | None = None
     """The delivery error code (see the README's table), when there is one."""
-    error_message: str | None = None
-    """The delivery error's description."""
+    error_message: str | None = attrs.field(default=None, repr=_id_repr)
+    """The delivery error's description (a number it quotes is masked in the repr)."""
     timestamp: datetime | None = None
     """When the status was observed."""
 
@@ -372,9 +383,9 @@ class MessageDetails:
     """The price; documented as always present but absent when nothing was charged."""
     country: str | None = None
     """The destination's ISO 3166-1 alpha-2 code."""
-    client_message_id: str | None = None
+    client_message_id: str | None = attrs.field(default=None, repr=_id_repr)
     """Your reference."""
-    client_batch_id: str | None = None
+    client_batch_id: str | None = attrs.field(default=None, repr=_id_repr)
     """Your batch reference, for batch sends."""
     batch_id: str | None = None
     """8x8's batch id, for batch sends."""

@@ -290,19 +290,26 @@ class Balance:
 # --- webhooks -------------------------------------------------------------------------------------
 
 
+def _printable(_inst: object, attribute: "attrs.Attribute[Any]", value: object) -> None:
+    if not isinstance(value, str) or not value or not value.isprintable():
+        raise ValidationError(attribute.name, "a non-empty string of printable characters")
+
+
 @attrs.frozen(kw_only=True)
 class WebhookOAuth:
     """OAuth 2.0 client credentials 8x8 uses to get a token before posting to your webhook.
 
-    As listed by ``list_webhooks``, ``client_secret`` is 8x8's mask ``***``. Its rules are
-    checked when it is part of a ``set_webhook`` call (``WebhookRequest``).
+    Checked when made, like the request classes: an http(s) ``url``, printable ``client_id``,
+    ``client_secret`` and ``scope``. As listed by ``list_webhooks``, ``client_secret`` is 8x8's
+    mask ``***``; a ``set_webhook`` call (``WebhookRequest``) also refuses that mask and a
+    ``credentials_location`` other than ``header`` or ``body``.
     """
 
-    url: str = attrs.field(repr=_url_repr)
+    url: str = attrs.field(validator=[vo.required, v.http_url], repr=_url_repr)
     """Your token endpoint."""
-    client_id: str
+    client_id: str = attrs.field(validator=_printable)
     """The client id."""
-    client_secret: str = attrs.field(repr=_hidden_repr)
+    client_secret: str = attrs.field(validator=_printable, repr=_hidden_repr)
     """The client secret (``***`` when listed: 8x8 masks it)."""
     # Always sent: 8x8 requires it, and "header" is also the default here.
     credentials_location: CredentialsLocation | str = attrs.field(
@@ -311,7 +318,7 @@ class WebhookOAuth:
         metadata={"wire_always": True},
     )
     """``header`` (HTTP Basic) or ``body`` (form body); an unknown listed value stays a string."""
-    scope: str | None = None
+    scope: str | None = attrs.field(default=None, validator=attrs.validators.optional(_printable))
     """Space-separated scopes to ask for."""
 
 
@@ -344,24 +351,23 @@ def _oauth(value: WebhookOAuth | Mapping[str, Any] | None) -> WebhookOAuth | Non
     for name in ("url", "client_id", "client_secret"):
         if value.get(name) is None:
             raise ValidationError(f"oauth.{name}", "given")
-    return WebhookOAuth(**value)
+    error: ValidationError | None = None
+    try:
+        return WebhookOAuth(**value)
+    except ValidationError as exc:
+        error = exc
+    # Named as a field of oauth; raised outside the except block so that nothing is chained.
+    raise ValidationError(f"oauth.{error.field}", error.rule)
 
 
 def _check_oauth(oauth: WebhookOAuth) -> None:
-    v.http_url(oauth, attrs.fields(WebhookOAuth).url, oauth.url)
-    for name in ("client_id", "client_secret"):
-        value = getattr(oauth, name)
-        if not isinstance(value, str) or not value or not value.isprintable():
-            raise ValidationError(f"oauth.{name}", "a non-empty string of printable characters")
+    # What a WebhookOAuth checks itself holds; these are the rules of sending one.
     if oauth.client_secret == vo.MASKED_SECRET:
         raise ValidationError(
             "oauth.client_secret", "the secret itself, not the masked '***' 8x8 returns on GET"
         )
     if not isinstance(oauth.credentials_location, CredentialsLocation):
         raise ValidationError("oauth.credentials_location", "one of 'header', 'body'")
-    scope = oauth.scope
-    if scope is not None and (not isinstance(scope, str) or not scope or not scope.isprintable()):
-        raise ValidationError("oauth.scope", "a non-empty string of printable characters")
 
 
 def _webhook_scope(_inst: object, attribute: "attrs.Attribute[Any]", value: object) -> None:

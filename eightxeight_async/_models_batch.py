@@ -26,6 +26,7 @@ from ._models import (
     Track,
     _encoding,
     _hidden_repr,
+    _id_repr,
     _mask_repr,
     _track,
     _url_repr,
@@ -76,7 +77,9 @@ class BatchMessage:
     """ISO 3166-1 alpha-2 code of the destination, to convert a national number."""
     source: str | None = attrs.field(default=None, validator=v.max_length(16))
     """The sender id, at most 16 characters (overrides the template's)."""
-    client_message_id: str | None = attrs.field(default=None, validator=v.max_length(350))
+    client_message_id: str | None = attrs.field(
+        default=None, validator=v.max_length(350), repr=_id_repr
+    )
     """Your reference (at most 350 characters); ``build`` generates one when omitted."""
     encoding: Encoding | None = attrs.field(default=None, converter=_encoding)
     """The text encoding (overrides the template's)."""
@@ -320,7 +323,7 @@ class BatchRequest:
     template: BatchTemplate | None = attrs.field(default=None, converter=_batch_template)
     """Fields shared by every message; a message's own field overrides it."""
     client_batch_id: str | None = attrs.field(
-        default=None, validator=v.max_length(vo.MAX_CLIENT_BATCH_ID)
+        default=None, validator=v.max_length(vo.MAX_CLIENT_BATCH_ID), repr=_id_repr
     )
     """Your reference for the batch, at most 20 characters."""
     include_messages_in_response: bool = attrs.field(default=False, validator=vo.flag)
@@ -383,7 +386,7 @@ class SurveyBatchRequest:
     template: SurveyTemplate | None = attrs.field(default=None, converter=_survey_template)
     """Fields shared by every message; a message's own field overrides it."""
     client_batch_id: str | None = attrs.field(
-        default=None, validator=v.max_length(vo.MAX_CLIENT_BATCH_ID)
+        default=None, validator=v.max_length(vo.MAX_CLIENT_BATCH_ID), repr=_id_repr
     )
     """Your reference for the batch, at most 20 characters."""
     include_messages_in_response: bool = attrs.field(default=False, validator=vo.flag)
@@ -441,7 +444,7 @@ class BatchResponse:
     """How many messages 8x8 accepted."""
     rejected_count: int
     """How many messages 8x8 rejected."""
-    client_batch_id: str | None = None
+    client_batch_id: str | None = attrs.field(default=None, repr=_id_repr)
     """Your batch reference, echoed back (the SDK generates one when you give none)."""
     messages: tuple[SmsResponse, ...] = attrs.field(default=(), metadata={"wire_in": _list_in})
     """One result per message, when ``include_messages_in_response`` was set; else empty."""

@@ -6,7 +6,7 @@ here).
 
 # No "from __future__ import annotations" here: see _models.py (get_type_hints on re-exports).
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import attrs
 
@@ -16,6 +16,7 @@ from ._converters import parse_datetime
 from ._errors import ValidationError
 from ._log_records import LogRecord, aparse_log_records, log_record_from_row, parse_log_records
 from ._models import _mask_repr, _StrEnum
+from ._redact import redact_link
 
 __all__ = [
     "LogExportRequest",
@@ -72,6 +73,14 @@ def _instant(value: date) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
 
 
+#: How far back 8x8 starts an export whose start is omitted.
+_DEFAULT_SPAN = timedelta(days=7)
+
+
+def _utc_day(value: date) -> date:
+    return _instant(value).astimezone(timezone.utc).date()
+
+
 def _countries(value: Sequence[str] | None) -> tuple[str, ...] | None:
     # A list becomes a tuple (frozen, and a copy); a str is a Sequence too, and refused.
     if value is None:
@@ -108,12 +117,17 @@ class LogExportRequest:
     """The most records to export; 0 means no limit."""
 
     def __attrs_post_init__(self) -> None:
-        if (
-            self.start is not None
-            and self.end is not None
-            and _instant(self.start) > _instant(self.end)
-        ):
-            raise ValidationError("start", "no later than end")
+        if self.start is not None and self.end is not None:
+            if _instant(self.start) > _instant(self.end):
+                raise ValidationError("start", "no later than end")
+            return
+        # An omitted bound takes 8x8's default (from: 7 days ago, to: today, UTC); a given one
+        # on the wrong side of it is refused here rather than by 8x8 (400, code 1010).
+        today = v._now().date()
+        if self.start is not None and _utc_day(self.start) > today:
+            raise ValidationError("start", "no later than today (UTC) when end is omitted")
+        if self.end is not None and _utc_day(self.end) < today - _DEFAULT_SPAN:
+            raise ValidationError("end", "no earlier than 7 days ago (UTC) when start is omitted")
 
 
 # --- responses -----------------------------------------------------------------------------------
@@ -138,6 +152,11 @@ def _links_in(value: object) -> object:
     return value
 
 
+def _links_repr(value: tuple[str, ...]) -> str:
+    # Each link ends in a secret download token: shown as origin and path, the token hidden.
+    return repr(tuple(redact_link(link) for link in value))
+
+
 def _lenient_datetime_in(value: object) -> object:
     # The links' expiry is informative: a timestamp we cannot read must not hide the links.
     if not isinstance(value, str):
@@ -156,7 +175,7 @@ class LogExportStatus:
     status: LogExportStateTypes
     """The job's state (a state the SDK does not know is kept as the raw string)."""
     links: tuple[str, ...] = attrs.field(
-        default=(), metadata={"wire": "data", "wire_in": _links_in}
+        default=(), metadata={"wire": "data", "wire_in": _links_in}, repr=_links_repr
     )
     """The CSV download links (wire ``data``), when the job succeeded; else empty."""
     expires: datetime | None = attrs.field(default=None, metadata={"wire_in": _lenient_datetime_in})

@@ -130,8 +130,8 @@ class Operation(Generic[_R]):
             ValidationError: When a path parameter breaks its rule.
         """
         given = path or {}
-        # subAccountId may hold "&" and ids are free text: every segment is percent-encoded
-        # whole, so "/", "?", "#" and "%" stay inside it.
+        # subAccountId may hold "&": every segment is percent-encoded whole. Path ids are
+        # unreserved characters only (check_path_id), which encoding leaves as they are.
         values = {self.scope.value: quote(owner, safe="")}
         for name, rule in self.path_params:
             values[name] = quote(rule(given.get(name), name), safe="")

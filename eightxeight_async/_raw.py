@@ -10,6 +10,8 @@ concurrent calls (each in its own task) never see each other's answers, and plai
 # No "from __future__ import annotations": the package re-exports RawResponse with __module__ =
 # "eightxeight_async", where typing.get_type_hints() could not resolve string annotations.
 import functools
+import inspect
+import typing
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Generic, ParamSpec, TypeVar
@@ -110,4 +112,30 @@ def with_raw(method: Callable[_P, Awaitable[_T]]) -> Callable[_P, Awaitable[RawR
             raise RuntimeError(msg)
         return RawResponse(parsed, capture.response, capture.attempts)
 
+    # help() and inspect.signature() show what the wrapper returns, not the method's own result
+    # (functools.wraps copied the method's docstring and left __wrapped__ for inspect to follow).
+    name = getattr(method, "__name__", "method")
+    try:
+        signature = inspect.signature(method)
+    except (TypeError, ValueError):  # a callable inspect cannot read: keep what wraps() set
+        return raw
+    returned = signature.return_annotation
+    if isinstance(returned, str):
+        try:  # the method's module resolves its own names (from __future__ import annotations)
+            returned = typing.get_type_hints(method).get("return", returned)
+        except Exception:  # noqa: BLE001 (a name only imported for type checkers: keep the text)
+            returned = f"RawResponse[{returned}]"
+    if returned is inspect.Signature.empty:
+        wrapped: object = RawResponse
+    elif isinstance(returned, str):
+        wrapped = returned
+    else:
+        wrapped = RawResponse[returned]  # type: ignore[valid-type]
+        # A new dict: wraps() shares the method's own, which must keep its annotation.
+        raw.__annotations__ = {**getattr(method, "__annotations__", {}), "return": wrapped}
+    raw.__signature__ = signature.replace(return_annotation=wrapped)  # type: ignore[attr-defined]
+    raw.__doc__ = (
+        f"Call ``{name}`` and return a :class:`RawResponse`: ``.parsed`` is its result, with the "
+        "HTTP answer's status, headers and request id.\n\n" + (method.__doc__ or "")
+    )
     return raw

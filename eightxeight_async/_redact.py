@@ -8,7 +8,9 @@ which echoes the phone number). Server text is escaped and cut before it reaches
 from __future__ import annotations
 
 import contextlib
+import re
 import weakref
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -18,6 +20,8 @@ __all__ = [
     "MAX_SERVER_TEXT",
     "clean_server_text",
     "is_redacted",
+    "mask_numbers",
+    "redact_link",
     "redacted_request",
     "redacted_response",
     "request_of",
@@ -37,21 +41,59 @@ _BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encod
 _REDACTED: weakref.WeakSet[httpx.Request | httpx.Response] = weakref.WeakSet()
 
 
-def clean_server_text(value: str, limit: int = MAX_SERVER_TEXT) -> str:
+# A phone-like run of digits: 7 or more (the shortest number 8x8 accepts), an optional "+".
+_NUMBER_RE = re.compile(r"\+?(?<![0-9])[0-9]{7,}")
+# Credentials a server may echo: an HTTP auth scheme followed by its token.
+_AUTH_RE = re.compile(r"\b(Bearer|Basic)(\s+)[^\s\"',;]+", re.IGNORECASE)
+
+
+def mask_numbers(text: str) -> str:
+    """Mask every phone-like run of digits (7 or more, optional ``+``) in ``text``.
+
+    Each keeps its first 3 and last 2 characters, as ``mask_phone`` does: ``"b1/+6591234567"``
+    becomes ``"b1/+65*******67"``. For ids that may hold a number (a batch message's
+    ``client_message_id`` is ``"{client_batch_id}/{destination}"``) wherever they are shown.
+    """
+    return _NUMBER_RE.sub(lambda m: m[0][:3] + "*" * (len(m[0]) - 5) + m[0][-2:], text)
+
+
+def _mask_secrets(value: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            value = value.replace(secret, "***")
+    value = _AUTH_RE.sub(lambda m: f"{m[1]}{m[2]}***", value)
+    return mask_numbers(value)
+
+
+def clean_server_text(
+    value: str,
+    limit: int = MAX_SERVER_TEXT,
+    *,
+    secrets: Iterable[str] = (),
+    redact: bool = True,
+) -> str:
     r"""Make a server-provided string safe to put in an error message.
 
-    Every character ``str.isprintable()`` refuses becomes its ``\x..`` / ``\u....`` escape:
-    controls (C0, DEL, C1; ESC starts ANSI sequences), format characters (bidi overrides,
-    zero-width), lone surrogates, line and paragraph separators, unassigned code points. The
-    result is cut at ``limit`` characters with an ellipsis.
+    Secrets a server may echo are masked first (with ``redact``): each of ``secrets`` (the
+    client's API key) wherever it appears, the token of ``Bearer <token>`` / ``Basic <token>``,
+    and phone-like digit runs (:func:`mask_numbers`). Then every character
+    ``str.isprintable()`` refuses becomes its ``\x..`` / ``\u....`` escape: controls (C0, DEL,
+    C1; ESC starts ANSI sequences), format characters (bidi overrides, zero-width), lone
+    surrogates, line and paragraph separators, unassigned code points. The result is cut at
+    ``limit`` characters with an ellipsis.
 
     Args:
         value: The text as the server sent it.
         limit: The most characters to keep.
+        secrets: Exact strings to mask (the API key).
+        redact: Whether to mask secrets and numbers; off only for an id the user must copy
+            (an ``errorId``, a job id), which is escaped all the same.
 
     Returns:
         One printable line.
     """
+    if redact:
+        value = _mask_secrets(value, secrets)
     if value.isprintable() and len(value) <= limit:
         return value
     out: list[str] = []
@@ -123,3 +165,25 @@ def is_redacted(value: object) -> bool:
         return value in _REDACTED
     except TypeError:  # not weak-referenceable, so not ours
         return False
+
+
+def redact_link(link: str) -> str:
+    """A download link fit for a repr or a message: its origin and path, the token hidden.
+
+    8x8's log export links end in a secret token (``.../messages/download/<token>``) and a
+    signed link may carry its signature in the query: the last path segment becomes ``***``
+    and a query or fragment ``?***``. What cannot be parsed is hidden whole.
+    """
+    try:
+        url = httpx.URL(link)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return "***"
+    if not url.scheme or not url.host:
+        return "***"
+    path = url.path
+    head, slash, last = path.rstrip("/").rpartition("/")
+    shown = f"{head}/***" if slash and last else path
+    port = f":{url.port}" if url.port else ""
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    tail = "?***" if url.query or url.fragment else ""
+    return f"{url.scheme}://{host}{port}{shown}{tail}"

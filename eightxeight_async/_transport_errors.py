@@ -35,6 +35,7 @@ from ._errors import (
     SendIds,
     SendOutcomeUnknownError,
     TLSVersionError,
+    clean_server_text,
 )
 from ._tls import probe_speaks_tls, probe_tls_version
 
@@ -415,7 +416,8 @@ def _short(exc: BaseException) -> str:
     # A proxy's status line, e.g. "407 Proxy Authentication Required"; printable ASCII only, so
     # that a hostile proxy cannot forge log lines.
     text = "".join(ch if " " <= ch <= "~" else "?" for ch in _text(exc)[:80])
-    return text or "no reason given"
+    # Masked like any server text: a proxy may echo a "Basic <token>" or a number.
+    return clean_server_text(text, 80) if text else "no reason given"
 
 
 def map_stop(

@@ -93,6 +93,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "EIGHTXEIGHT_API_KEY",
         "EIGHTXEIGHT_SUBACCOUNT_ID",
         "EIGHTXEIGHT_ACCOUNT_ID",
+        "EIGHTXEIGHT_REDIS_URL",
         "EIGHTXEIGHT_BASE_URL",
         "EIGHTXEIGHT_CA_BUNDLE",
         "HTTPS_PROXY",

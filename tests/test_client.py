@@ -113,11 +113,11 @@ async def test_send_survey_sends_exact_request(
     api: respx.MockRouter, client: AsyncSmsClient
 ) -> None:
     """send_survey POSTs the template body and variables to the survey's URL, no text or track."""
-    route = api.post(f"/api/v1/subaccounts/{SUBACCOUNT}/surveys/nps%2F2026/messages").respond(
+    route = api.post(f"/api/v1/subaccounts/{SUBACCOUNT}/surveys/nps-2026.q4~x/messages").respond(
         200, json=reference_examples()["send-survey"][0]
     )
     result = await client.send_survey(
-        "nps/2026",
+        "nps-2026.q4~x",
         destination="+6587755388",
         country="SG",
         template_body="Hello {{firstName}}, take survey here {{url:firstName}}",

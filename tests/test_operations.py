@@ -149,20 +149,20 @@ def test_kind_and_bucket_of_each_operation(name: str, kind: CallKind, bucket: Bu
     assert op.kind is not CallKind.SEND or op.method == "POST"
 
 
-@pytest.mark.parametrize(
-    ("value", "encoded"),
-    [
-        pytest.param("a/b", "a%2Fb", id="slash"),
-        pytest.param("a?b#c", "a%3Fb%23c", id="query-and-fragment"),
-        pytest.param("50%", "50%25", id="percent"),
-        pytest.param("id with space", "id%20with%20space", id="space"),
-        pytest.param("ünï", "%C3%BCn%C3%AF", id="unicode"),
-    ],
-)
-def test_every_path_segment_is_encoded_whole(value: str, encoded: str) -> None:
-    """A path parameter stays inside its one segment, whatever it holds."""
-    target = SEND_SURVEY.target("acme&co_hq", {"survey_id": value})
-    assert target == f"/api/v1/subaccounts/acme%26co_hq/surveys/{encoded}/messages"
+def test_the_scope_segment_is_encoded_whole_and_path_ids_go_as_they_are() -> None:
+    """The subaccount ("&" allowed) is percent-encoded; a path id is unreserved characters."""
+    target = SEND_SURVEY.target("acme&co_hq", {"survey_id": "nps-2026.q4~x"})
+    assert target == "/api/v1/subaccounts/acme%26co_hq/surveys/nps-2026.q4~x/messages"
+
+
+@pytest.mark.parametrize("value", ["a/b", "a?b#c", "50%", "id with space", "ünï", "%2F"])
+@pytest.mark.parametrize("op", [op for op in OPERATIONS.values() if op.path_params])
+def test_path_ids_that_encoding_would_change_are_refused(op: Operation[Any], value: str) -> None:
+    """Every path parameter of every operation has the one rule (unreserved characters)."""
+    name = op.path_params[0][0]
+    with pytest.raises(e.ValidationError) as info:
+        op.target("acme_hq", {name: value})
+    assert info.value.field == name
 
 
 @pytest.mark.parametrize("value", ["", ".", "..", " x", "a\nb", None, 5])

@@ -351,10 +351,24 @@ def test_path_id_refuses_what_cannot_stay_in_its_segment(value: str) -> None:
     assert info.value.field == "umid"
 
 
-@pytest.mark.parametrize("value", ["...", "a/b", "%2e%2e", "?x", "#", "a b", "b4478860-b76c"])
-def test_path_id_accepts_what_quoting_keeps_in_its_segment(value: str) -> None:
-    """Anything percent-encoding keeps inside one segment is a valid id."""
+@pytest.mark.parametrize(
+    "value",
+    ["...", "b4478860-b76c", "F1T6z9_x.y~z", "a" * 128, "0f8b6c2e-1d3a-4b5c-9d7e-abcdef012345"],
+)
+def test_path_id_accepts_unreserved_ids(value: str) -> None:
+    """Ids of unreserved URL characters (8x8's UUIDs and tokens), up to 128, are valid."""
     assert check_path_id(value, "umid") == value
+
+
+@pytest.mark.parametrize(
+    "value", ["a/b", "%2e%2e", "%2F", "?x=1", "#frag", "a b", "é", "a&b", "a+b", "a" * 129, ""]
+)
+def test_path_id_refuses_what_would_be_percent_encoded(value: str) -> None:
+    """What percent-encoding would change is refused: it cannot be an id 8x8 gave."""
+    with pytest.raises(ValidationError) as info:
+        check_path_id(value, "job_id")
+    assert info.value.field == "job_id"
+    assert "unreserved" in info.value.rule
 
 
 @pytest.mark.parametrize(

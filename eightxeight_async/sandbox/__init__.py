@@ -11,7 +11,9 @@ messages go ``queued`` -> ``sent`` -> ``delivered`` (``delivered_to_recipient``)
 carry a price only when the message was charged. Batches reject messages in-band; log export jobs
 serve a CSV of what was sent; the balance goes down with each part sent (``_pricing.py``); the
 webhook configuration decides where receipts go. Time is the sandbox's own
-(``Sandbox.advance``, ``POST /_sandbox/clock``), so tests never wait for a schedule.
+(``Sandbox.advance``, ``POST /_sandbox/clock``), so tests never wait for a schedule; ``scheduled``
+and ``expiry`` are read on the client's clock (real time), and the wait they ask for then passes
+on the sandbox's. Every path id outside ``A-Z a-z 0-9 - . _ ~`` is 400 / code 1000.
 
 Test numbers (any other valid number is delivered):
 

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ._pricing import CURRENCY, price_list
 from ._records import WebhookConfig, WebhookOAuth
-from ._rules import SUBACCOUNT_RE, Rejected, error, read_any_json, refuse
+from ._rules import (
+    SUBACCOUNT_RE,
+    JSONResponse,
+    Rejected,
+    error,
+    read_any_json,
+    refuse,
+    web_url,
+)
 from ._state import SandboxState
 
 __all__ = [
@@ -120,8 +128,7 @@ def _scope(state: SandboxState, value: object) -> str:
 def _url(value: object, name: str) -> str:
     if not isinstance(value, str):
         raise refuse(1000, f"Invalid {name} value.")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+    if web_url(value) is None:
         raise refuse(1000, f"Invalid {name} value: an http or https URL is required.")
     return value
 

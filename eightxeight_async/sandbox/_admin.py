@@ -4,11 +4,17 @@
   the shares and ``slow_seconds``, then ``inject``, so ``{"clear": true, "share_429": 0.5}`` leaves
   exactly a 429 share of 0.5.
 - ``GET /_sandbox/stats``: requests per endpoint, 429s of the details rule, messages.
+- ``GET /_sandbox/arrivals?subaccount=ID[&endpoint=NAME]``: when each request on that subaccount
+  (or, with the account id, on the account) arrived, in arrival order: ``{"subaccount",
+  "arrivals": [{"at", "endpoint"}]}``, ``at`` in seconds of the sandbox's monotonic clock (compare
+  them with each other only). Read-only; for tests of client-side rate limits across processes.
 - ``GET|POST /_sandbox/clock``: ``{"advance": 3600}`` moves the sandbox's time an hour forward
-  (scheduled messages, receipts and export jobs that fell due run at once); answers
-  ``{"now", "offset"}``.
+  (scheduled messages, receipts and export jobs that fell due run at once; at most 366 days a
+  step and 100 years in all, as ``Sandbox.advance``); answers ``{"now", "offset"}``.
 - ``GET|POST /_sandbox/account``: ``{"postpaid": true}``, ``{"balance": 50.0}`` (the balance
-  from now on, before further charges), ``{"prices_as_arrays": true}``, ``{"export_failure":
+  from now on, before further charges; a JSON number or text of plain digits, 0 to 10**12 with
+  at most 6 decimals: the rule of ``Sandbox(start_balance=...)``, see ``_amounts``),
+  ``{"prices_as_arrays": true}``, ``{"export_failure":
   "failed"}`` (log export jobs that end from now on end ``failed``; ``"error"``; ``null`` undoes
   it); answers ``accountId``, ``postpaid``, ``balance``, ``currency``, ``prices_as_arrays``,
   ``export_failure``.
@@ -20,16 +26,15 @@ and nothing changes.
 from __future__ import annotations
 
 import json
-import math
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from ._faults import ENDPOINTS, Fault
+from ._amounts import parse_balance
+from ._faults import ENDPOINTS, MAX_QUEUED, MAX_RETRY_AFTER, MAX_SLOW_SECONDS, Fault
 from ._pricing import CURRENCY
-from ._rules import authorized, error, stamp_7
+from ._rules import JSONResponse, authorized, error, stamp_7
 
 if TYPE_CHECKING:
     from ._state import SandboxState
@@ -49,7 +54,7 @@ def _number(body: dict[str, Any], key: str, low: float, high: float) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not math.isfinite(value)
+        # Compared as numbers: NaN fails, and an int too big for a float does not overflow.
         or not low <= value <= high
     ):
         msg = f"{key} must be a number from {low:g} to {high:g}"
@@ -57,10 +62,10 @@ def _number(body: dict[str, Any], key: str, low: float, high: float) -> float:
     return float(value)
 
 
-def _whole(body: dict[str, Any], key: str, low: int) -> int:
+def _whole(body: dict[str, Any], key: str, low: int, high: int) -> int:
     value = body[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        msg = f"{key} must be a whole number of at least {low}"
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        msg = f"{key} must be a whole number from {low} to {high}"
         raise _BadSetting(msg)
     return value
 
@@ -78,9 +83,9 @@ def _settings(body: object) -> dict[str, Any]:
         name: _number(body, name, 0.0, 1.0) for name in _SHARES if name in body
     }
     if "slow_seconds" in body:
-        settings["slow_seconds"] = _number(body, "slow_seconds", 0.0, 3600.0)
+        settings["slow_seconds"] = _number(body, "slow_seconds", 0.0, MAX_SLOW_SECONDS)
     if "retry_after" in body:
-        settings["retry_after"] = _whole(body, "retry_after", 0)
+        settings["retry_after"] = _whole(body, "retry_after", 0, MAX_RETRY_AFTER)
     if "clear" in body and not isinstance(body["clear"], bool):
         msg = "clear must be true or false"
         raise _BadSetting(msg)
@@ -90,7 +95,7 @@ def _settings(body: object) -> dict[str, Any]:
         except ValueError:
             msg = f"inject must be one of {', '.join(f.value for f in Fault)}"
             raise _BadSetting(msg) from None
-        settings["count"] = _whole(body, "count", 0) if "count" in body else 1
+        settings["count"] = _whole(body, "count", 0, MAX_QUEUED) if "count" in body else 1
         endpoint = body.get("endpoint")
         if endpoint is not None and endpoint not in ENDPOINTS:
             msg = f"endpoint must be one of {', '.join(ENDPOINTS)}"
@@ -104,6 +109,11 @@ def _settings(body: object) -> dict[str, Any]:
 
 def _apply(state: SandboxState, body: dict[str, Any], settings: dict[str, Any]) -> None:
     faults = state.faults
+    if "inject" in settings:
+        room = MAX_QUEUED - (0 if body.get("clear") else len(faults.queued()))
+        if settings["count"] > room:  # checked before anything changes
+            msg = f"count must leave at most {MAX_QUEUED} faults queued ({room} more fit)"
+            raise _BadSetting(msg)
     if body.get("clear"):
         faults.clear()
     for name in (*_SHARES, "slow_seconds", "retry_after"):
@@ -144,14 +154,35 @@ def _clock_settings(body: object) -> dict[str, Any]:
         msg = f"unknown setting {unknown[0]!r}; known: advance"
         raise _BadSetting(msg)
     if "advance" in body:
-        return {"advance": _number(body, "advance", 0.0, 366 * 86400.0)}
+        return {"advance": body["advance"]}  # checked by the clock, the rule of Sandbox.advance
     return {}
 
 
 def _clock(state: SandboxState, settings: dict[str, Any]) -> Response:
     if "advance" in settings:
-        state.clock.advance(settings["advance"])
+        try:
+            state.clock.advance(settings["advance"])
+        except ValueError as exc:
+            return error(400, 1000, f"Invalid clock settings: advance must be {exc}.")
     return JSONResponse({"now": stamp_7(state.clock.now()), "offset": state.clock.offset})
+
+
+def _arrivals(state: SandboxState, request: Request) -> Response:
+    owner = request.query_params.get("subaccount")
+    if not owner:
+        return error(400, 1000, "Give the subaccount (or account id): ?subaccount=ID.")
+    endpoint = request.query_params.get("endpoint")
+    log = state.arrivals.get(owner, ())
+    return JSONResponse(
+        {
+            "subaccount": owner,
+            "arrivals": [
+                {"at": at, "endpoint": name}
+                for at, name in log
+                if endpoint is None or name == endpoint
+            ],
+        }
+    )
 
 
 _ACCOUNT_KEYS = ("postpaid", "balance", "prices_as_arrays", "export_failure")
@@ -173,7 +204,11 @@ def _account_settings(body: object) -> dict[str, Any]:
                 raise _BadSetting(msg)
             settings[name] = body[name]
     if "balance" in body:
-        settings["balance"] = _number(body, "balance", -1e12, 1e12)
+        try:
+            settings["balance"] = parse_balance(body["balance"])
+        except ValueError as exc:
+            msg = f"balance must be {exc}"
+            raise _BadSetting(msg) from None
     if "export_failure" in body:
         if body["export_failure"] not in ("failed", "error", None):
             msg = "export_failure must be failed, error or null"
@@ -188,8 +223,7 @@ def _account(state: SandboxState, settings: dict[str, Any]) -> Response:
             setattr(state, name, settings[name])
     if "balance" in settings:
         # The start balance that leaves exactly this balance after what was charged so far.
-        wanted = Decimal(str(settings["balance"]))
-        state.start_balance += wanted - state.balance()
+        state.start_balance += settings["balance"] - state.balance()
     return JSONResponse(
         {
             "accountId": state.account_id,
@@ -207,6 +241,7 @@ _METHODS = {
     "/_sandbox/stats": ("GET",),
     "/_sandbox/clock": ("GET", "POST"),
     "/_sandbox/account": ("GET", "POST"),
+    "/_sandbox/arrivals": ("GET",),
 }
 
 
@@ -239,10 +274,15 @@ async def admin_response(state: SandboxState, request: Request, path: str) -> Re
             return error(400, 1000, f"Invalid {noun} settings: the body is not JSON.")
         except _BadSetting as bad:
             return error(400, 1000, f"Invalid {noun} settings: {bad}.")
+    if what == "arrivals":
+        return _arrivals(state, request)
     if what == "clock":
         return _clock(state, settings)
     if what == "account":
         return _account(state, settings)
     if request.method == "POST":
-        _apply(state, body, settings)
+        try:
+            _apply(state, body, settings)
+        except _BadSetting as bad:
+            return error(400, 1000, f"Invalid {noun} settings: {bad}.")
     return _stats(state)

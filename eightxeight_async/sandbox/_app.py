@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ._account import delete_webhooks, get_balance, get_prices, list_webhooks, set_webhooks
 from ._admin import admin_response
@@ -23,12 +23,14 @@ from ._exports import cancel_export, download_export, get_export, start_export
 from ._faults import Fault, Faults
 from ._messages import accept, check_subaccount, find_message
 from ._rules import (
+    JSONResponse,
     Rejected,
     authorized,
     check_feedback,
     check_sms,
     check_survey,
     error,
+    path_id,
     read_json,
     stamp_2,
 )
@@ -51,14 +53,15 @@ _SHORT_URL = "https://8x8.to/sbx1234"  # 8x8's shortened survey links are always
 async def send_sms(state: SandboxState, request: Request, params: list[str]) -> Response:
     """POST /api/v1/subaccounts/{subAccountId}/messages."""
     subaccount = check_subaccount(params[0], state)
-    fields, text = check_sms(read_json(await request.body()), state.clock.now())
+    fields, text = check_sms(read_json(await request.body()))
     return JSONResponse(accept(state, subaccount, fields, text))
 
 
 async def send_survey(state: SandboxState, request: Request, params: list[str]) -> Response:
     """POST /api/v1/subaccounts/{subAccountId}/surveys/{surveyId}/messages."""
     subaccount = check_subaccount(params[0], state)
-    fields, text = check_survey(read_json(await request.body()), _SHORT_URL, state.clock.now())
+    path_id(params[1], "surveyId")
+    fields, text = check_survey(read_json(await request.body()), _SHORT_URL)
     return JSONResponse(accept(state, subaccount, fields, text))
 
 
@@ -212,6 +215,7 @@ class SandboxApp:
             return
         endpoint, handler, params = found
         self.state.requests[endpoint] += 1
+        self.state.note_arrival(params[0], endpoint)
         fault = self.state.faults.draw(endpoint)
         if fault is Fault.DROP:
             await receive.drain()

@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import unquote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ._messages import accept, check_subaccount, find_message
 from ._records import CANCELLED_MESSAGE, Batch
 from ._rules import (
     UUID_RE,
+    JSONResponse,
     Rejected,
     check_client_ip,
     check_sms,
     check_survey,
     error,
+    path_id,
     read_json,
     refuse,
 )
@@ -97,17 +98,14 @@ def _where(rejected: Rejected, where: str) -> Rejected:
     return refuse(rejected.code or 1000, f"{rejected.message} ({where})")
 
 
-def _check_item(
-    state: SandboxState, item: object, where: str, survey: bool
-) -> tuple[dict[str, Any], str | None]:
+def _check_item(item: object, where: str, survey: bool) -> tuple[dict[str, Any], str | None]:
     """One merged message: its checked fields and text, or the refusal naming it."""
     if not isinstance(item, dict):
         raise refuse(1000, f"Invalid message: not a JSON object ({where})")
-    current = state.clock.now()
     try:
         if survey:
-            return check_survey(item, _SHORT_URL, current)
-        return check_sms(item, current)
+            return check_survey(item, _SHORT_URL)
+        return check_sms(item)
     except Rejected as rejected:
         raise _where(rejected, where) from None
 
@@ -116,6 +114,8 @@ async def _send_batch(
     state: SandboxState, request: Request, params: list[str], *, survey: bool
 ) -> Response:
     subaccount = check_subaccount(params[0], state)
+    if survey:
+        path_id(params[1], "surveyId")
     raw = await request.body()
     body = read_json(raw or b"{}")
     client_batch_id, include = _batch_fields(body)
@@ -142,7 +142,6 @@ async def _send_batch(
         ]
     checked = [
         _check_item(
-            state,
             item if not isinstance(item, dict) else {**template, **item},
             f"{where}[{index}]",
             survey,
@@ -206,7 +205,7 @@ async def cancel_batch(state: SandboxState, request: Request, params: list[str])
     be 0. An unknown batch is 404 / 1300.
     """
     subaccount = check_subaccount(params[0], state)
-    batch_id = unquote(params[1])
+    batch_id = path_id(params[1], "batchId")
     if not UUID_RE.fullmatch(batch_id):
         raise refuse(1000, "Invalid batchId.")
     batch = state.batches.get(batch_id.lower())

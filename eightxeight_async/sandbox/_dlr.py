@@ -11,6 +11,7 @@ the form body as ``credentialsLocation`` says) and sends ``Authorization: Bearer
 from __future__ import annotations
 
 import base64
+import json
 from typing import TYPE_CHECKING
 
 import httpx
@@ -75,7 +76,7 @@ async def _authorization(
 async def _deliver(
     state: SandboxState, message: StoredMessage, url: str, webhook: WebhookConfig | None
 ) -> None:
-    body = state.receipt(message)
+    content = json.dumps(state.receipt(message)).encode("ascii")
     client = state.webhook_client()
     # 8x8 tries once, then again after 1, 10, 30 and 90 seconds (scaled here).
     for delay in (0.0, *state.dlr_retry_delays):
@@ -85,7 +86,11 @@ async def _deliver(
             state.dlr_attempts.append((message.umid, url, None))
             continue
         try:
-            answer = await client.post(url, json=body, headers=headers)
+            # ASCII JSON: a lone surrogate a client sent (clientMessageId) stays an escape,
+            # where httpx's own UTF-8 encoding would fail the whole receipt task.
+            answer = await client.post(
+                url, content=content, headers={**headers, "Content-Type": "application/json"}
+            )
         except httpx.HTTPError:
             state.dlr_attempts.append((message.umid, url, None))
             continue

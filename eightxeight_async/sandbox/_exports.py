@@ -17,14 +17,24 @@ import csv
 import io
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ._messages import check_subaccount
 from ._records import ExportJob, StoredMessage, new_token
-from ._rules import DESTINATION_RE, Rejected, error, parse_rfc3339, read_json, refuse, stamp_2
+from ._rules import (
+    DESTINATION_RE,
+    JSONResponse,
+    Rejected,
+    error,
+    parse_rfc3339,
+    path_id,
+    read_json,
+    refuse,
+    stamp_2,
+)
 from ._state import SandboxState
 
 __all__ = [
@@ -148,8 +158,8 @@ def _bound(body: dict[str, Any], key: str, default: datetime, *, end: bool) -> d
         except ValueError:
             day = None
         if day is not None:
-            moment = datetime.combine(day, time.min, tzinfo=timezone.utc)
-            return moment + timedelta(days=1) - timedelta(microseconds=1) if end else moment
+            # The day's last instant as time.max: adding a day to 9999-12-31 would overflow.
+            return datetime.combine(day, time.max if end else time.min, tzinfo=timezone.utc)
     parsed = parse_rfc3339(value)
     if parsed is None:
         raise refuse(1000, f"Invalid {key} value: use yyyy-MM-dd or yyyy-MM-ddTHH:mm:ssZ.")
@@ -192,7 +202,7 @@ def _job(state: SandboxState, subaccount: str, body: dict[str, Any]) -> ExportJo
 
 def _find_job(state: SandboxState, params: list[str]) -> ExportJob:
     subaccount = check_subaccount(params[0], state)
-    job = state.exports.get(unquote(params[1]))
+    job = state.exports.get(path_id(params[1], "jobId"))
     if job is None or job.subaccount_id != subaccount:
         raise Rejected(error(404, 4018, "Invalid jobId"))
     return job
@@ -241,7 +251,7 @@ async def download_export(state: SandboxState, request: Request, params: list[st
     Not an operation of 8x8's file: the target of ``data`` links. 404 / 1300 once expired.
     """
     subaccount = check_subaccount(params[0], state)
-    token = unquote(params[1])
+    token = path_id(params[1], "token")
     job = next((j for j in state.exports.values() if j.token == token), None)
     if (
         job is None
@@ -256,7 +266,8 @@ async def download_export(state: SandboxState, request: Request, params: list[st
     writer.writeheader()
     writer.writerows(job.rows or [])
     return Response(
-        out.getvalue(),
+        # A lone surrogate a client sent (in clientMessageId) has no UTF-8 form: "?" stands in.
+        out.getvalue().encode("utf-8", "replace"),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="sms-logs-{job.job_id[:8]}.csv"'},
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import math
 import random
 from collections import deque
 from typing import Any
@@ -12,7 +11,14 @@ import attrs
 
 from .._errors import ValidationError
 
-__all__ = ["ENDPOINTS", "Fault", "Faults"]
+__all__ = ["ENDPOINTS", "MAX_QUEUED", "MAX_RETRY_AFTER", "MAX_SLOW_SECONDS", "Fault", "Faults"]
+
+#: The longest a slow answer is held back, in seconds.
+MAX_SLOW_SECONDS = 3600.0
+#: The largest ``Retry-After`` of an injected 429, in seconds (a day).
+MAX_RETRY_AFTER = 86_400
+#: The most faults that can wait in the queue at once (so memory stays bounded).
+MAX_QUEUED = 100_000
 
 #: The endpoint names faults can be aimed at: 8x8's 17 operations and the export download.
 ENDPOINTS = (
@@ -38,6 +44,7 @@ ENDPOINTS = (
 
 
 def _share(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
+    # Compared as numbers: NaN fails, and an int too big for a float does not overflow.
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
         raise ValidationError(attribute.name, "a share from 0 to 1")
 
@@ -46,15 +53,16 @@ def _seconds(instance: Any, attribute: attrs.Attribute[float], value: float) -> 
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
+        or not 0 <= value <= MAX_SLOW_SECONDS  # False for NaN
     ):
-        raise ValidationError(attribute.name, "a finite number of seconds, 0 or more")
+        raise ValidationError(attribute.name, f"a number of seconds from 0 to {MAX_SLOW_SECONDS:g}")
 
 
-def _whole(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(attribute.name, "a whole number, 0 or more")
+def _retry_after(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETRY_AFTER:
+        raise ValidationError(
+            attribute.name, f"a whole number of seconds from 0 to {MAX_RETRY_AFTER}"
+        )
 
 
 class Fault(str, enum.Enum):
@@ -90,7 +98,7 @@ class Faults:
     """Share of requests whose connection is dropped after the request was read."""
     slow_seconds: float = attrs.field(default=2.0, validator=_seconds)
     """How slow a slow answer is."""
-    retry_after: int = attrs.field(default=1, validator=_whole)
+    retry_after: int = attrs.field(default=1, validator=_retry_after)
     """The ``Retry-After`` seconds of an injected 429."""
     seed: int | None = None
     """Seed of the random draws, for repeatable demos."""
@@ -105,7 +113,8 @@ class Faults:
 
         Args:
             fault: The failure, e.g. ``Fault.DROP`` or ``"429"``.
-            count: How many requests it applies to (0 or more).
+            count: How many requests it applies to (0 or more; at most :data:`MAX_QUEUED`
+                faults wait at once).
             endpoint: One of :data:`ENDPOINTS` (``"send_sms"``, ``"get_balance"`` ...);
                 any endpoint when None.
 
@@ -117,8 +126,14 @@ class Faults:
             kind = Fault(fault)
         except ValueError:
             raise ValidationError("fault", f"one of {', '.join(f.value for f in Fault)}") from None
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ValidationError("count", "a whole number, 0 or more")
+        if (
+            isinstance(count, bool)
+            or not isinstance(count, int)
+            or not 0 <= count <= MAX_QUEUED - len(self._queue)
+        ):
+            raise ValidationError(
+                "count", f"a whole number, 0 or more, with at most {MAX_QUEUED} faults queued"
+            )
         if endpoint is not None and endpoint not in ENDPOINTS:
             raise ValidationError("endpoint", f"one of {', '.join(ENDPOINTS)}")
         for _ in range(count):

@@ -11,7 +11,7 @@ from ._dlr import schedule_receipt
 from ._numbers import to_international
 from ._pricing import country_of
 from ._records import TEST_NUMBERS, Batch, StoredMessage
-from ._rules import SUBACCOUNT_RE, UUID_RE, Rejected, error
+from ._rules import SUBACCOUNT_RE, UUID_RE, Rejected, error, path_id
 from ._state import SandboxState
 
 __all__ = ["QUEUED", "accept", "check_subaccount", "find_message"]
@@ -31,7 +31,7 @@ def check_subaccount(raw: str, state: SandboxState) -> str:
 
 def find_message(state: SandboxState, subaccount: str, raw_umid: str) -> StoredMessage:
     """The subaccount's message of the path's UMID, or 400 / 1000 or 404 / 1300."""
-    umid = unquote(raw_umid)
+    umid = path_id(raw_umid, "umid")
     if not UUID_RE.fullmatch(umid):
         raise Rejected(error(400, 1000, "Invalid umid."))
     message = state.messages.get(umid.lower())
@@ -66,14 +66,17 @@ def accept(
     source = fields.get("source")
     destination = to_international(fields["destination"], fields.get("country"))
     segments = count_segments(text or "", fields.get("encoding") or "AUTO")
-    created = clock.now()
+    # `scheduled` and `expiry` are stamped with the client's clock, which an advance of the
+    # sandbox's does not move: they are read against real time, and the wait they ask for is
+    # then counted on the sandbox's clock (so an advance still skips it).
+    created, real = clock.times()
     expiry = fields.get("expiry")
     reject: str | None = None
     if not text:
         reject = "Text value is missing"
     elif source is not None and len(source) > 16:
         reject = "Invalid Source value. Reached max allowed limit"
-    elif expiry is not None and expiry <= created:
+    elif expiry is not None and expiry <= real:
         reject = "Expiry time already reached"
     outcome = TEST_NUMBERS.get(destination, ("delivered", "delivered_to_recipient", None, None))
     if reject is None and outcome[0] == "failed":
@@ -81,7 +84,7 @@ def accept(
     start_delay = 0.0
     scheduled = fields.get("scheduled")
     if scheduled is not None:
-        start_delay = max(0.0, (scheduled - created).total_seconds())
+        start_delay = max(0.0, (scheduled - real).total_seconds())
         if expiry is not None and expiry <= scheduled:
             # Still unsent when it expires: 8x8 discards it (delivery error 36).
             outcome = ("undelivered", "undelivered_to_recipient", 36, "SMS expired")

@@ -16,11 +16,17 @@ import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
-from starlette.responses import JSONResponse, Response
+import httpx
+from starlette.responses import JSONResponse as _StarletteJSONResponse
+from starlette.responses import Response
+
+from .._errors import ValidationError
+from .._validators import check_path_id
 
 __all__ = [
+    "JSONResponse",
     "Rejected",
     "authorized",
     "check_client_ip",
@@ -30,6 +36,8 @@ __all__ = [
     "error",
     "now",
     "parse_rfc3339",
+    "path_id",
+    "web_url",
     "read_any_json",
     "read_json",
     "refuse",
@@ -47,6 +55,20 @@ _RFC3339_RE = re.compile(
 _URI_RE = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
 _SCHEDULE_HORIZON = timedelta(days=7)
 _ENCODINGS = ("AUTO", "GSM7", "UCS2")
+
+
+class JSONResponse(_StarletteJSONResponse):
+    r"""A JSON answer that can always be written: non-ASCII as ``\u`` escapes.
+
+    JSON may carry a lone surrogate (``"\udc80"``); echoed back (``clientMessageId``,
+    ``clientBatchId``) it cannot be encoded as UTF-8, and starlette's rendering would fail with
+    a 500. Escaped, the answer holds exactly what the request did.
+    """
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=True, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode("ascii")
 
 
 def now() -> datetime:
@@ -131,6 +153,40 @@ def refuse(code: int, message: str, status: int = 400) -> Rejected:
     return Rejected(error(status, code, message), code, message)
 
 
+def path_id(raw: str, name: str) -> str:
+    """A path id (``umid``, ``surveyId``, ``batchId``, ``jobId``, a download token), or 400 / 1000.
+
+    ``raw`` is the segment as sent, percent-decoded here once. The id must then follow the
+    client's rule (``check_path_id``): 1 to 128 of ``A-Z a-z 0-9 - . _ ~``, not ``.`` or ``..``;
+    so an encoded ``/``, space, ``?``, ``#``, ``%`` or non-ASCII letter is refused on every
+    route, never taken as an id that is merely not found.
+    """
+    try:
+        return check_path_id(unquote(raw), name)
+    except ValidationError:
+        raise refuse(1000, f"Invalid {name}.") from None
+
+
+def web_url(value: str) -> SplitResult | None:
+    """``value`` split as an http(s) URL with a host and RFC 3986's characters only, else None.
+
+    ``urlsplit`` raises on some malformed hosts (``http://[::1``), and httpx, which posts the
+    receipts, on others (``http://xn--/``, ``http://[v1.x]/``): those are refusals too, rather
+    than a receipt task failing later.
+    """
+    if not _URI_RE.fullmatch(value):
+        return None
+    try:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        _ = parts.port  # raises on a port that is not a number from 0 to 65535
+        _ = httpx.URL(value).host  # the host is decoded (IDNA) on first use
+    except (ValueError, httpx.InvalidURL):  # IDNA errors are ValueErrors
+        return None
+    return parts
+
+
 def _refuse_constant(name: str) -> Any:
     # json.loads accepts NaN and Infinity; 8x8's JSON reader does not.
     raise ValueError(name)
@@ -188,14 +244,8 @@ def _check_common(body: dict[str, Any], *, survey: bool, current: datetime) -> d
         if expiry is None:
             raise refuse(1006, "Invalid Expiry.")
     url = _string(body, "dlrCallbackUrl", 3020)
-    if url is not None:
-        parts = urlsplit(url)
-        if (
-            not _URI_RE.fullmatch(url)
-            or parts.scheme not in ("http", "https")
-            or not parts.hostname
-        ):
-            raise refuse(3020, "Invalid DR Callback URL.")
+    if url is not None and web_url(url) is None:
+        raise refuse(3020, "Invalid DR Callback URL.")
     source = body.get("source")
     # Too long is a REJECTED in a 200 (documented); a wrong type or an empty sender is a 400.
     if "source" in body and (not isinstance(source, str) or not source):
@@ -218,7 +268,8 @@ def check_sms(
 ) -> tuple[dict[str, Any], str | None]:
     """Check an ``SmsRequest``; returns the cleaned fields and the text (None when missing).
 
-    ``current`` is the sandbox's time (``scheduled`` must lie in the 7 days after it).
+    ``current`` is the time ``scheduled`` must lie in the 7 days after: real time by default,
+    the clock clients stamp it with, however far the sandbox's own clock was advanced.
     """
     fields = _check_common(body, survey=False, current=current or now())
     text = body.get("text")

@@ -3,7 +3,8 @@
 Everything in the sandbox that waits (a scheduled message, a delivery receipt, a log export job)
 waits on this clock, so ``POST /_sandbox/clock {"advance": 3600}`` (or ``Sandbox.advance``) makes
 an hour pass at once: what fell due runs immediately, in due order, and the rest keeps waiting.
-Time only moves forward.
+Time only moves forward: at most :data:`MAX_ADVANCE` seconds a step and :data:`MAX_OFFSET` in all,
+so that every date the sandbox shows stays far from ``datetime``'s year 9999.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["SandboxClock"]
+__all__ = ["ADVANCE_RULE", "MAX_ADVANCE", "MAX_OFFSET", "SandboxClock"]
+
+#: The most one advance moves the clock: 366 days.
+MAX_ADVANCE = 366 * 86_400.0
+#: The most the clock can be ahead of the host's in all: 100 such years.
+MAX_OFFSET = 100 * MAX_ADVANCE
+ADVANCE_RULE = (
+    f"a number of seconds from 0 to {MAX_ADVANCE:.0f} (366 days), and at most"
+    f" {MAX_OFFSET:.0f} (100 years) ahead of real time in all"
+)
 
 _logger = logging.getLogger("eightxeight_async.sandbox")
 
@@ -47,11 +57,28 @@ class SandboxClock:
         """The sandbox's current UTC time."""
         return datetime.now(timezone.utc) + timedelta(seconds=self.offset)
 
+    def times(self) -> tuple[datetime, datetime]:
+        """``(sandbox time, real time)`` of one instant, in UTC.
+
+        Clients stamp ``scheduled`` and ``expiry`` with their own (real) clock, which an
+        :meth:`advance` does not move: those are read against the real time.
+        """
+        real = datetime.now(timezone.utc)
+        return real + timedelta(seconds=self.offset), real
+
     def advance(self, seconds: float) -> None:
-        """Move the clock ``seconds`` forward and run, in order, whatever fell due."""
-        if seconds < 0:
-            msg = "the sandbox clock only moves forward"
-            raise ValueError(msg)
+        """Move the clock ``seconds`` forward and run, in order, whatever fell due.
+
+        Raises:
+            ValueError: ``seconds`` is not a number of :data:`ADVANCE_RULE`.
+        """
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not 0 <= seconds <= MAX_ADVANCE  # False for NaN
+            or self.offset + seconds > MAX_OFFSET
+        ):
+            raise ValueError(ADVANCE_RULE)
         self.offset += seconds
         if self._heap:
             self._fire()

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import math
 import secrets
 import signal
 import socket
@@ -24,6 +23,7 @@ import uvicorn
 
 from .._errors import ValidationError
 from ._account import ACCOUNT_RE
+from ._amounts import parse_balance
 from ._app import build_app
 from ._faults import Faults
 from ._rules import SUBACCOUNT_RE
@@ -44,27 +44,27 @@ class ClientKwargs(TypedDict):
     verify: str
 
 
-def _check_seconds(field: str, value: float) -> float:
+#: The longest a message may take to be sent or delivered: 366 days.
+MAX_LIFECYCLE = 366 * 86_400.0
+#: The largest ``dlr_retry_scale``: 8x8's last retry (90 s) then comes after 25 hours.
+MAX_DLR_RETRY_SCALE = 1000.0
+
+
+def _check_seconds(field: str, value: float, high: float, rule: str) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
+        or not 0 <= value <= high  # False for NaN; an int too big for a float is compared exactly
     ):
-        raise ValidationError(field, "a finite number of seconds, 0 or more")
+        raise ValidationError(field, rule)
     return float(value)
 
 
 def _check_balance(value: float | Decimal | str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-        raise ValidationError("start_balance", "a finite amount")
     try:
-        amount = Decimal(str(value))
-    except ArithmeticError:
-        raise ValidationError("start_balance", "a finite amount") from None
-    if not amount.is_finite():
-        raise ValidationError("start_balance", "a finite amount")
-    return amount
+        return parse_balance(value)
+    except ValueError as exc:
+        raise ValidationError("start_balance", str(exc)) from None
 
 
 def _connect_host(host: str) -> str:
@@ -104,17 +104,19 @@ class Sandbox:
         host: The address to listen on. For a wildcard (``0.0.0.0``, ``::``) ``base_url``
             names the loopback address, which the certificate covers.
         port: The port, 0 to 65535; 0 picks a free one.
-        sent_after: Seconds until a message is ``sent`` (0 or more).
+        sent_after: Seconds until a message is ``sent`` (0 to 366 days).
         delivered_after: Seconds until it is ``delivered`` (or ends as its test number says);
-            never before ``sent_after``.
-        dlr_retry_scale: Multiplies 8x8's receipt retry delays (1, 10, 30, 90 s); 0 or more.
+            never before ``sent_after`` (0 to 366 days).
+        dlr_retry_scale: Multiplies 8x8's receipt retry delays (1, 10, 30, 90 s); 0 to 1000.
         faults: Fault injection, changeable while the sandbox runs.
         tls12_only: Serve TLS 1.2 only, to show what a client requiring TLS 1.3 does.
         cert_dir: Where to write the CA certificate; a temporary folder when omitted.
         account_id: The account the key belongs to, a GUID (8x8's ``accountId`` rule); the
             account routes accept only it. Random when omitted; see :attr:`account_id`.
         start_balance: The prepaid balance before anything was sent, in EUR; each part sent
-            takes its price off it.
+            takes its price off it. From 0 to 10**12 with at most 6 decimals: a ``Decimal``, an
+            ``int``, a finite ``float``, or text of plain ASCII digits with an optional decimal
+            point (``"12.5"``; no sign, exponent, ``_`` or other scripts' digits).
         postpaid: A post-paid account: ``GET .../balance`` answers 403 / code 1201.
 
     Raises:
@@ -139,9 +141,14 @@ class Sandbox:
         start_balance: float | Decimal | str = Decimal("100"),
         postpaid: bool = False,
     ) -> None:
-        sent_after = _check_seconds("sent_after", sent_after)
-        delivered_after = _check_seconds("delivered_after", delivered_after)
-        self.dlr_retry_scale = _check_seconds("dlr_retry_scale", dlr_retry_scale)
+        lifecycle = "a number of seconds from 0 to 31622400 (366 days)"
+        sent_after = _check_seconds("sent_after", sent_after, MAX_LIFECYCLE, lifecycle)
+        delivered_after = _check_seconds(
+            "delivered_after", delivered_after, MAX_LIFECYCLE, lifecycle
+        )
+        self.dlr_retry_scale = _check_seconds(
+            "dlr_retry_scale", dlr_retry_scale, MAX_DLR_RETRY_SCALE, "a number from 0 to 1000"
+        )
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValidationError("port", "a whole number from 0 to 65535")
         if isinstance(subaccounts, str) or not subaccounts:
@@ -162,6 +169,8 @@ class Sandbox:
             raise ValidationError("postpaid", "True or False")
         self.api_key = api_key or f"sandbox-{secrets.token_hex(12)}"
         self.subaccount_id = subaccounts[0]
+        self.start_balance = balance
+        """The prepaid balance before anything was sent, normalised (``Decimal("100.5")``)."""
         self.account_id = account_id or str(uuid.uuid4())
         """The account id the account routes accept (``/api/v1/accounts/{accountId}/...``)."""
         self.state = SandboxState(
@@ -198,9 +207,13 @@ class Sandbox:
         Call it from the event loop the sandbox runs in.
 
         Raises:
-            ValidationError: ``seconds`` is negative or not a finite number.
+            ValidationError: ``seconds`` is negative, not a number, more than 366 days, or
+                would take the clock more than 100 years ahead of real time in all.
         """
-        self.state.clock.advance(_check_seconds("seconds", seconds))
+        try:
+            self.state.clock.advance(seconds)
+        except ValueError as exc:
+            raise ValidationError("seconds", str(exc)) from None
 
     @property
     def faults(self) -> Faults:

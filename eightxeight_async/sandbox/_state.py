@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,10 @@ from ._pricing import CURRENCY
 from ._records import TEST_NUMBERS, Batch, ExportJob, StoredMessage, WebhookConfig
 from ._scheduler import SandboxClock
 
-__all__ = ["CURRENCY", "TEST_NUMBERS", "Batch", "SandboxState", "StoredMessage"]
+__all__ = ["CURRENCY", "MAX_ARRIVALS", "TEST_NUMBERS", "Batch", "SandboxState", "StoredMessage"]
+
+#: Arrivals kept per subaccount (and for the account): the latest ones, so memory stays bounded.
+MAX_ARRIVALS = 100_000
 
 
 @attrs.define(kw_only=True)
@@ -59,6 +62,10 @@ class SandboxState:
     """Monotonic arrival times of details requests answered 200, per subaccount."""
     rate_limited: Counter[str] = attrs.Factory(Counter)
     """429s the details rule sent, per subaccount."""
+    arrivals: dict[str, deque[tuple[float, str]]] = attrs.Factory(dict)
+    """``(time.monotonic(), endpoint)`` of every request on a route of an owned subaccount (or
+    of the account), as it arrived (before faults, auth and rules), per subaccount or account
+    id; the last :data:`MAX_ARRIVALS` of each. Read by ``GET /_sandbox/arrivals``."""
     dlr_attempts: list[tuple[str, str, int | None]] = attrs.Factory(list)
     """Each DLR delivery attempt: (umid, url, HTTP status or None on a connection failure)."""
     _last_details: dict[str, float] = attrs.Factory(dict)
@@ -98,6 +105,15 @@ class SandboxState:
         if self._webhook_client is not None:
             await self._webhook_client.aclose()
             self._webhook_client = None
+
+    def note_arrival(self, owner: str, endpoint: str) -> None:
+        """Record a request's arrival for ``owner`` (a subaccount the key owns, or the account)."""
+        if owner not in self.subaccounts and owner != self.account_id:
+            return  # any id can be in a path: keep only the known ones, so memory stays bounded
+        log = self.arrivals.get(owner)
+        if log is None:
+            log = self.arrivals[owner] = deque(maxlen=MAX_ARRIVALS)
+        log.append((time.monotonic(), endpoint))
 
     def details_allowed(self, subaccount: str) -> bool:
         """Apply 8x8's 1 request/s per subaccount rule to one details request."""

@@ -52,11 +52,24 @@ EXPECTED = [
     # the testing example: one 429, waited out instantly, then a drop not replayed
     ("retry_without_waiting", ["retried after [1.0] s", "not replayed; look up"]),
     # +15550100003 is the sandbox's number that is REJECTED in the 200; both bookings cancelled
-    ("send_batch", ["2 accepted, 1 rejected", "rejected: ", "cancelled 2 scheduled messages"]),
+    (
+        "client.send_batch(",
+        ["2 accepted, 1 rejected", "rejected: ", "cancelled 2 scheduled messages"],
+    ),
     ("cancel_message", ["cancelled 1", "after delete_pii: ''"]),
     ("export_logs", [" order-17 delivered "]),
     ("get_prices", ["SG ", "balance: ", " ***"]),
     ("with_raw_response", ["HTTP 200 application/json after 1 attempt", "state: "]),
+    # one batch dropped: 10,000 unknown, not found in the log export, resent once
+    (
+        "send_many",
+        [
+            "row 20000 invalid: Invalid destination",
+            "'unknown': 10000",
+            "0 found, 10000 to resend",
+            "20000 accepted",
+        ],
+    ),
 ]
 
 

@@ -363,27 +363,30 @@ async def test_cancel_batch_counts_what_still_waited(
     checked(await raw.delete(sub_path(sandbox, "/batch/nope")), 400, 1000)
 
 
-async def test_scheduled_is_checked_against_the_sandbox_clock(
+async def test_scheduled_is_checked_against_the_clients_clock(
     sandbox: Sandbox, raw: httpx.AsyncClient
 ) -> None:
-    """After the clock moved a day, a time 2 hours from the host's now is in the past: 1011."""
+    """After the clock moved a day, a time 2 hours from real time (the client's clock) is
+    queued, and waits 2 hours of sandbox time; 6 days ahead of the sandbox's clock is 7 days
+    ahead of the client's: 1011."""
     sandbox.advance(86_400)
     host_soon = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
-    checked(
-        await raw.post(
-            sub_path(sandbox), json={"destination": PHONE, "text": "x", "scheduled": host_soon}
-        ),
-        400,
-        1011,
-    )
     answer = checked(
         await raw.post(
-            sub_path(sandbox),
-            json={"destination": PHONE, "text": "x", "scheduled": ahead(sandbox, days=6)},
+            sub_path(sandbox), json={"destination": PHONE, "text": "x", "scheduled": host_soon}
         ),
         200,
     )
     assert answer["status"]["code"] == "QUEUED"
+    assert 7100 < sandbox.state.messages[answer["umid"]].start_delay <= 7200
+    checked(
+        await raw.post(
+            sub_path(sandbox),
+            json={"destination": PHONE, "text": "x", "scheduled": ahead(sandbox, days=6, hours=1)},
+        ),
+        400,
+        1011,
+    )
 
 
 async def test_message_expiring_before_its_schedule_is_discarded(

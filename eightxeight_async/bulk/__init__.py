@@ -1,0 +1,46 @@
+"""Bulk sending that survives crashes: ``send_many``'s results, its journal, reconciliation.
+
+``AsyncSmsClient.send_many`` sends any number of messages as batch requests; with a
+:class:`Journal`, a rerun of the same job resumes it without sending any row twice, and
+:func:`reconcile` resolves the rows whose outcome a crash or a timeout left unknown, from 8x8's
+log export.
+
+Example::
+
+    from eightxeight_async.bulk import Journal, RowState, reconcile
+
+    with Journal("sale.journal") as journal:
+        async for result in client.send_many(rows, job_id="spring-sale", journal=journal):
+            ...
+        report = await reconcile(client, journal, "spring-sale")
+"""
+
+from ._job import BulkRun
+from ._journal import Journal
+from ._reconcile import reconcile
+from ._results import (
+    BulkResult,
+    InputChangedError,
+    InvalidRow,
+    JobInfo,
+    JournalError,
+    ReconcileReport,
+    RowState,
+)
+
+__all__ = [
+    "BulkResult",
+    "BulkRun",
+    "InputChangedError",
+    "InvalidRow",
+    "JobInfo",
+    "Journal",
+    "JournalError",
+    "ReconcileReport",
+    "RowState",
+    "reconcile",
+]
+
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name
