@@ -22,7 +22,7 @@ from click.core import ParameterSource
 from . import _cli_errors as errs
 from . import _cli_options as opts
 from ._cli_bulk_columns import FileProblem, Template
-from ._cli_bulk_csv import RowReader
+from ._cli_bulk_csv import RowReader, bom_encoding
 from ._cli_bulk_csv import check_encoding as _check_encoding
 from ._cli_bulk_dryrun import dry_run
 from ._cli_bulk_run import (
@@ -38,18 +38,20 @@ from ._config import ENV_ACCOUNT_ID
 from ._errors import ValidationError
 from ._models_batch import BatchMessage
 from ._validators import check_account_id
-from .bulk import Journal, JournalError
+from .bulk import Journal, JournalBusyError, JournalError, RowState
 from .bulk._job import MAX_CHUNK, check_job_id, new_job_id
 
 __all__ = ["EXIT_ROWS_REFUSED", "EXIT_UNKNOWN_ROWS", "bulk"]
 
+#: Row states of a job that may have reached 8x8.
+_MAY_HAVE_SENT = (RowState.IN_FLIGHT, RowState.ACCEPTED, RowState.REJECTED, RowState.UNKNOWN)
 _DELIMITERS = {"auto": None, ",": ",", ";": ";", "tab": "\t", "pipe": "|"}
 #: The options a resumed run must repeat (they shape the rows), in the order they are printed.
 _RESUME_OPTIONS = ("template", "source", "country", "file_encoding", "delimiter", "report")
 
 
 @click.command("bulk", short_help="Send every row of a CSV file; resumable, never twice.")
-@click.argument("file", metavar="FILE.csv", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", metavar="FILE.csv", type=TEXT)
 @click.option(
     "--template", type=TEXT, help="Text with {{column}} variables, instead of a text column."
 )
@@ -98,9 +100,10 @@ _RESUME_OPTIONS = ("template", "source", "country", "file_encoding", "delimiter"
     "--file-encoding",
     type=TEXT,
     metavar="NAME",
-    default="utf-8",
-    show_default=True,
-    help="Encoding of FILE.csv (a UTF-8 byte-order mark is skipped).",
+    help=(
+        "Encoding of FILE.csv.  [default: utf-8, or the UTF-8, UTF-16 or UTF-32 its byte-order "
+        "mark names]"
+    ),
 )
 @click.option(
     "--delimiter",
@@ -124,9 +127,12 @@ def bulk(ctx: click.Context, /, file: str, **options: Any) -> None:
     invalid or rejected (see --report).
     """
     settings = opts.current_settings()
+    _check_input(file)
     _check_usage(ctx, options)
     journal_path = options["journal"] or f"{file}.journal"
-    _check_paths(file, journal_path, options["report"])
+    _check_paths(
+        file, journal_path, options["report"], given_journal=options["journal"] is not None
+    )
     reader = _open_reader(file, options)
     try:
         view = _make_view(options["quiet"])
@@ -154,6 +160,22 @@ def bulk(ctx: click.Context, /, file: str, **options: Any) -> None:
 
 
 # --- checks before anything is read or sent ----------------------------------------------------
+
+
+def _check_input(file: str) -> None:
+    """Refuse a FILE.csv the command cannot use: exit 3, naming it (unreadable: exit 1, later).
+
+    A resumable job needs a file it can read again from the start: not standard input.
+    """
+    problem = None
+    if file == "-":
+        problem = "standard input is not supported: pass a file (a job resumes from its file)"
+    elif not os.path.exists(file):
+        problem = f"{file} does not exist"
+    elif os.path.isdir(file):
+        problem = f"{file} is a directory"
+    if problem is not None:
+        raise CliError(errs.EXIT_VALIDATION, f"FILE.csv: {problem}. Nothing was sent.")
 
 
 def _check_usage(ctx: click.Context, options: dict[str, Any]) -> None:
@@ -189,7 +211,7 @@ def _check_usage(ctx: click.Context, options: dict[str, Any]) -> None:
 
 def _open_reader(file: str, options: dict[str, Any]) -> RowReader:
     try:
-        encoding = _check_encoding(options["file_encoding"])
+        encoding = _check_encoding(options["file_encoding"] or "utf-8")
         template = Template.parse(options["template"]) if options["template"] else None
     except FileProblem as exc:
         raise CliError(errs.EXIT_VALIDATION, f"{exc.message} Nothing was sent.") from None
@@ -197,11 +219,18 @@ def _open_reader(file: str, options: dict[str, Any]) -> RowReader:
         binary = open(file, "rb")  # noqa: SIM115 (read to the end of the run; closed at exit)
     except OSError as exc:
         raise CliError(errs.EXIT_LOCAL, f"Cannot read {file}: {errs.os_reason(exc)}.") from None
+    bom = None
     try:
+        # A byte-order mark names the encoding (Excel's "Unicode text" is UTF-16) unless
+        # --file-encoding does; peeked, so that a pipe is read from its start all the same.
+        bom = bom_encoding(binary.peek(4)[:4])
+        if options["file_encoding"] is None and bom is not None:
+            encoding = bom
         reader = RowReader(
             binary,
             path=file,
             encoding=encoding,
+            bom=bom,
             delimiter=_DELIMITERS[options["delimiter"]],
             template=template,
             source=options["source"],
@@ -210,15 +239,21 @@ def _open_reader(file: str, options: dict[str, Any]) -> RowReader:
         reader.open()
     except FileProblem as exc:
         binary.close()
-        raise CliError(errs.EXIT_VALIDATION, f"{exc.message} Nothing was sent.") from None
+        message = f"{exc.message} Nothing was sent."
+        if bom is not None and bom != "utf-8-sig" and not encoding.startswith(bom):
+            message += (
+                f" The file starts with a {bom} byte-order mark: leave --file-encoding out to "
+                "read it so."
+            )
+        raise CliError(errs.EXIT_VALIDATION, message) from None
     except OSError as exc:
         binary.close()
         raise CliError(errs.EXIT_LOCAL, f"Cannot read {file}: {errs.os_reason(exc)}.") from None
     return reader
 
 
-def _check_paths(file: str, journal: str, report: str | None) -> None:
-    """Refuse a --report or --journal that is the input itself (it would be overwritten)."""
+def _check_paths(file: str, journal: str, report: str | None, *, given_journal: bool) -> None:
+    """Refuse a --report or --journal that is the input itself, or that could not be written."""
 
     def same(a: str, b: str) -> bool:
         try:
@@ -231,6 +266,40 @@ def _check_paths(file: str, journal: str, report: str | None) -> None:
             raise click.BadParameter("it names FILE.csv itself.", param_hint=[option])
     if report is not None and same(journal, report):
         raise click.BadParameter("it names the journal.", param_hint=["--report"])
+    _check_output(journal, "--journal" if given_journal else _DEFAULT_JOURNAL)
+    if report is not None:
+        _check_output(report, "--report")
+
+
+_DEFAULT_JOURNAL = "the journal (--journal, by default FILE.csv.journal)"
+
+
+def _check_output(path: str, option: str) -> None:
+    """Refuse, before anything is read, sent or created, a file the run could not write.
+
+    A report found unwritable only at the end would be lost after every row was sent.
+
+    Raises:
+        CliError: ``path`` is a directory, in a folder that does not exist, or not writable
+            (exit 3, naming the option; nothing was sent).
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    problem = None
+    if os.path.isdir(path):
+        problem = "is a directory; name a file"
+    elif not os.path.isdir(folder):
+        problem = (
+            f"is in a folder that does not exist ({folder})"
+            if not os.path.exists(folder)
+            else f"is in {folder}, which is not a folder"
+        )
+    elif os.path.exists(path):
+        if not os.access(path, os.R_OK | os.W_OK):
+            problem = "cannot be written (permission denied)"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"cannot be created: the folder {folder} is not writable"
+    if problem is not None:
+        raise CliError(errs.EXIT_VALIDATION, f"{option} {path} {problem}. Nothing was sent.")
 
 
 def _make_view(quiet: bool) -> View:
@@ -244,9 +313,20 @@ def _make_view(quiet: bool) -> View:
 
 
 def _open_journal(path: str, given: bool) -> Journal:
-    where = "--journal" if given else "the journal (--journal, by default FILE.csv.journal)"
+    where = "--journal" if given else _DEFAULT_JOURNAL
     try:
         return Journal(path)
+    except JournalBusyError:
+        # Never suggest another journal: the same job under a second one would be sent twice.
+        raise CliError(
+            errs.EXIT_LOCAL,
+            f"Another `eightxeight bulk` (or program) is using the journal {path}. "
+            "Nothing was sent.",
+            hint=(
+                "Wait for it to finish; a second run of the same job at once could not resume "
+                "it safely."
+            ),
+        ) from None
     except JournalError as exc:
         raise CliError(
             errs.EXIT_LOCAL,
@@ -282,6 +362,9 @@ def _job_id(journal: Journal, file: str, journal_path: str, options: dict[str, A
         names = ", ".join(j.job_id for j in jobs)
         msg = f"--reconcile needs --job-id: the journal {journal_path} holds jobs {names}."
         raise CliError(errs.EXIT_USAGE, msg)
+    # A job none of whose rows may have reached 8x8 (Redis down at the start: its rows are all
+    # pending) cannot have a row sent twice: it does not block a plain rerun.
+    jobs = [j for j in jobs if _may_have_sent(journal, j.job_id)]
     if jobs and not options["new_job"]:
         names = ", ".join(j.job_id for j in jobs[-3:])
         msg = (
@@ -291,6 +374,11 @@ def _job_id(journal: Journal, file: str, journal_path: str, options: dict[str, A
         hint = f"Resume a job with --job-id {jobs[-1].job_id}, or pass --new-job to send again."
         raise CliError(errs.EXIT_USAGE, msg, hint=hint)
     return new_job_id()
+
+
+def _may_have_sent(journal: Journal, job_id: str) -> bool:
+    summary = journal.summary(job_id)
+    return any(summary[state] for state in _MAY_HAVE_SENT)
 
 
 def _resume_command(ctx: click.Context, file: str, journal: str, job_id: str) -> str:

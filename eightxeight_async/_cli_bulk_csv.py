@@ -33,6 +33,7 @@ __all__ = [
     "BadRow",
     "GoodRow",
     "RowReader",
+    "bom_encoding",
     "check_encoding",
 ]
 
@@ -56,6 +57,25 @@ def _mark_undecodable(exc: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(_ERRORS, _mark_undecodable)
+
+
+#: Byte-order marks and the codec each picks (which skips it); UTF-32's first, as UTF-32-LE's
+#: begins with UTF-16-LE's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def bom_encoding(head: bytes) -> str | None:
+    """The codec a file's byte-order mark names (``head``: its first 4 bytes), or None."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    return None
 
 
 def check_encoding(name: str) -> str:
@@ -207,6 +227,7 @@ class RowReader:
         template: ``--template``, or None to read the text column.
         source: ``--source``, for rows without their own.
         country: ``--country``, for rows without their own.
+        bom: :func:`bom_encoding` of the file, named in a hint when ``encoding`` differs.
 
     Raises:
         FileProblem: When the header cannot be used (from :meth:`open`), or the codec refuses
@@ -224,10 +245,13 @@ class RowReader:
         template: Template | None = None,
         source: str | None = None,
         country: str | None = None,
+        bom: str | None = None,
     ) -> None:
         self._binary = binary
         self.path = path
         self.encoding = encoding
+        self.bom = None if bom == "utf-8-sig" else bom
+        """The codec the file's byte-order mark names (UTF-16 or 32), for hints."""
         self._text = io.TextIOWrapper(binary, encoding=encoding, errors=_ERRORS, newline="")
         self._lines = _Lines(self._text)
         try:
@@ -243,7 +267,7 @@ class RowReader:
         self.columns: Columns | None = None
         self.rows = 0
         """Records read so far, the header and blank lines left out."""
-        self._first: tuple[int, list[str]] | None = None
+        self._first: tuple[int, list[str] | BadRow] | None = None
 
     def close(self) -> None:
         """Close the file."""
@@ -273,6 +297,13 @@ class RowReader:
         self.columns = Columns.detect(cells, template=self._template, path=self.path)
         if not self.columns.header:
             self._first = (line, cells)
+            return self.columns
+        # A header and nothing under it is an empty file: refused before any job is made.
+        following = self._next_record()
+        if following is None:
+            msg = f"{self.path} holds no rows (only a header)."
+            raise FileProblem(msg)
+        self._first = following
         return self.columns
 
     def __iter__(self) -> Iterator[GoodRow | BadRow]:
@@ -282,7 +313,7 @@ class RowReader:
             line, cells = self._first
             self._first = None
             self.rows += 1
-            yield self._row(line, cells)
+            yield cells if isinstance(cells, BadRow) else self._row(line, cells)
         while True:
             record = self._next_record()
             if record is None:
@@ -339,9 +370,10 @@ class RowReader:
         assert found is not None
         byte = ord(found.group()) - 0xDC00
         name = "utf-8" if self.encoding == "utf-8-sig" else self.encoding
+        example = self.bom or "cp1252"
         return (
             f"bytes not valid in {name} (0x{byte:02x}); "
-            "pass --file-encoding with the file's encoding (e.g. cp1252)"
+            f"pass --file-encoding with the file's encoding (e.g. {example})"
         )
 
     # --- one row -------------------------------------------------------------------------------

@@ -188,10 +188,12 @@ def dry_run(settings: Settings, reader: RowReader, options: dict[str, Any], view
 
 
 def _parts_line(estimate: Estimate) -> str:
-    encodings = ", ".join(f"{name} {count:,}" for name, count in sorted(estimate.encodings.items()))
-    text = f"{estimate.parts:,}" + (f" ({encodings} rows)" if encodings else "")
+    encodings = ", ".join(
+        f"{name} {plural(count, 'row')}" for name, count in sorted(estimate.encodings.items())
+    )
+    text = f"{estimate.parts:,}" + (f" ({encodings})" if encodings else "")
     if estimate.long_rows:
-        text += f"; {estimate.long_rows:,} row(s) over one part"
+        text += f"; {plural(estimate.long_rows, 'row')} over one part"
     if estimate.cut_rows:
         text += f"; {estimate.cut_rows:,} longer than 10 parts (8x8 cuts them)"
     return text

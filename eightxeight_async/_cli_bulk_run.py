@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
 import signal
 import sys
 import time
@@ -140,6 +142,14 @@ class JobRun:
         self.command = command
         self.view.say(f"Job {self.job_id}, journal {self.journal_path}.")
         self.view.say(f"If it stops, resume with: {self.command}")
+        if self._redis_note:
+            self.view.say(self._redis_note)
+        if not os.path.isfile(self.file):
+            # A pipe (<(...), /dev/stdin) cannot be read again from its start by the resume.
+            self.view.say(
+                f"Warning: {self.file} is not a regular file (a pipe?): to resume, the input must "
+                "be a file holding the same rows; save it to a file and run that instead."
+            )
         try:
             opts.run_async(self._main())
             self.reader.close()
@@ -150,6 +160,13 @@ class JobRun:
             raise
         finally:
             self.reader.close()
+
+    @property
+    def _redis_note(self) -> str:
+        """The resume command leaves out --redis-url (its password must not be printed)."""
+        if self.settings.redis_url is None or "redis_url" in self.settings.from_env:
+            return ""
+        return "(add your --redis-url again)"
 
     async def _main(self) -> None:
         async with self.client as client:
@@ -236,7 +253,8 @@ class JobRun:
         self.tally.read += 1
         if isinstance(item, GoodRow):
             return item.message
-        self.view.note(item.line, item.reason)
+        # Noted when its result comes (_count), in line order with the rows 8x8 refused:
+        # reading runs ahead of the answers.
         if self.report is not None:
             self.report.add_bad(item, row_id(self.job_id, self.tally.read - 1))
         return InvalidRow(f"line {item.line}: {item.reason}")
@@ -246,10 +264,11 @@ class JobRun:
         state = result.state
         if state is RowState.INVALID:
             tally.invalid += 1
+            self._note(result.row, _LINE_PREFIX.sub("", result.reason or "invalid"))
         elif state is RowState.UNKNOWN:
             tally.unknown += 1
             if not result.resumed:
-                self._note(result.row, f"outcome unknown: {result.reason}")
+                self._note(result.row, _unknown_note(result.reason))
         elif result.resumed:
             tally.earlier += 1
         elif state is RowState.ACCEPTED:
@@ -304,6 +323,9 @@ class JobRun:
             "complete": self.tally.exact and not counts["pending"] and not self.interrupted,
             "rows": self.tally.read,
             **counts,
+            # The file was not read to its end: how many rows are left to send is not known.
+            "pending": counts["pending"] if self.tally.exact else None,
+            "rest_of_file_unread": not self.tally.exact,
             "this_run": {
                 "accepted": self.tally.accepted,
                 "rejected": self.tally.rejected,
@@ -319,9 +341,14 @@ class JobRun:
         if self.reconciled is not None:
             document["reconcile"] = _reconcile_document(self.reconciled)
         lines = self._summary_lines(counts, written)
-        title = (
-            f"Job {self.job_id}: {self.tally.read:,} rows of {self.file} read in {elapsed:.1f} s."
-        )
+        if self.options["reconcile"] and not (self.reconciled and self.reconciled.resent):
+            # No row was sent: the time went to the log export.
+            title = f"Job {self.job_id}: reconciled in {elapsed:.1f} s ({self.file})."
+        else:
+            title = (
+                f"Job {self.job_id}: {plural(self.tally.read, 'row')} of {self.file} read in "
+                f"{elapsed:.1f} s."
+            )
         conclude(self.settings, title, lines, document, self._failure_error(counts, document))
 
     def _summary_lines(self, counts: dict[str, int], written: int | None) -> list[tuple[str, str]]:
@@ -356,7 +383,15 @@ class JobRun:
 
     def _failure_error(self, counts: dict[str, int], document: dict[str, Any]) -> CliError | None:
         """The error the run ends with, or None for exit 0."""
-        resume = f"Resume with: {self.command}"
+        # The command ends the line, so that the line's end can be pasted as it is.
+        resume = f"Resume with{' ' + self._redis_note if self._redis_note else ''}: {self.command}"
+        if counts["unknown"] and not self.reconcile_failed:
+            # Resuming never sends these rows again: only --reconcile settles them. A line of
+            # its own, so that each line ends with a command to paste.
+            resume += (
+                f"\n  {plural(counts['unknown'], 'row')} may or may not have reached 8x8; look "
+                f"them up with: {self.command} --reconcile"
+            )
         if self.interrupted:
             by = "Interrupted" if self.signal == signal.SIGINT else "Stopped by SIGTERM"
             return CliError(
@@ -438,6 +473,22 @@ class JobRun:
             ),
             document=document,
         )
+
+
+def _unknown_note(reason: str | None) -> str:
+    """A row of unknown outcome, in the command's terms.
+
+    The SDK's "run reconcile" advice becomes the option that does it.
+    """
+    why = _RECONCILE_ADVICE.sub("", reason or "").strip()
+    return (
+        f"outcome unknown: run --reconcile ({why})" if why else "outcome unknown: run --reconcile"
+    )
+
+
+#: The "line N: " an InvalidRow's reason starts with (the note puts the line first itself).
+_LINE_PREFIX = re.compile(r"^line \d+: ")
+_RECONCILE_ADVICE = re.compile(r"(^|;\s*)(its outcome is unknown; )?run reconcile\b.*$")
 
 
 def _reconcile_document(report: ReconcileReport) -> dict[str, Any]:

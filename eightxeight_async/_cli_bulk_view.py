@@ -125,7 +125,8 @@ def report_writer(path: str | None) -> ReportWriter | None:
     """The writer of ``--report PATH`` (None without it), checked writable before any send.
 
     Raises:
-        CliError: PATH cannot be written (exit 1, naming --report).
+        CliError: PATH cannot be written (exit 3, a file the command cannot use, naming
+            --report).
     """
     if path is None:
         return None
@@ -133,7 +134,7 @@ def report_writer(path: str | None) -> ReportWriter | None:
         return ReportWriter(path)
     except OSError as exc:
         raise CliError(
-            errs.EXIT_LOCAL,
+            errs.EXIT_VALIDATION,
             f"Cannot write --report {path}: {errs.os_reason(exc)}. Nothing was sent.",
         ) from None
 
@@ -371,9 +372,13 @@ class BarView(View):
         self._progress.update(self._task, completed=tally.done, total=tally.total)
 
     def say(self, message: str) -> None:
-        """Print above the bar; Text, so that brackets in a reason are not read as markup."""
+        """Print above the bar; Text, so that brackets in a reason are not read as markup.
+
+        Never wrapped at the terminal's width: a line may hold a command, a path or a job id to
+        copy, and a line break inserted by rich would break it when pasted.
+        """
         with contextlib.suppress(OSError, ValueError):
-            self._console.print(Text(clean(message)))
+            self._console.print(Text(clean(message)), soft_wrap=True, overflow="ignore", crop=False)
 
     def stop(self, tally: Tally) -> None:
         """Leave the final bar on screen."""
@@ -469,7 +474,11 @@ class ReportWriter:
             for line, cmid, state, reason in heapq.merge(
                 self._spooled(), journal_rows, key=_line_order
             ):
-                writer.writerow(["" if line is None else line, cmid, state, mask_numbers(reason)])
+                # An id may hold a number (a row's own id, "{batch}/{destination}"): masked
+                # like the reason, as everywhere the CLI shows one.
+                writer.writerow(
+                    ["" if line is None else line, mask_numbers(cmid), state, mask_numbers(reason)]
+                )
                 self.rows += 1
         os.replace(self._partial, self.path)
         self._spool.close()

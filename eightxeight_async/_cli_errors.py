@@ -343,7 +343,9 @@ def describe(
         ]
         return EXIT_CONNECTION, clean(str(exc)), hints, {}
     if isinstance(exc, RateLimiterUnavailableError):  # Redis, not 8x8: no base-URL hints
-        return EXIT_CONNECTION, clean(str(exc)), [], {"option": option_name("redis_url", settings)}
+        # Refused credentials are the option's mistake (exit 3); anything else, an outage.
+        code = EXIT_VALIDATION if getattr(exc, "configuration", False) else EXIT_CONNECTION
+        return code, clean(str(exc)), [], {"option": option_name("redis_url", settings)}
     if isinstance(exc, APIConnectionError):
         if _is_certificate_failure(exc):
             where = settings.describe_url() if settings else "the server"

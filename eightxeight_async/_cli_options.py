@@ -291,13 +291,45 @@ class _CliRedisLimiter(RedisRateLimiter):
         super()._failed(exc, generation)
 
     def _unavailable(self, exc: BaseException | None) -> RateLimiterUnavailableError:
+        reason = self._reason(exc).rstrip(".")
+        if _refused_credentials(exc):
+            # A wrong password is the URL's mistake, not an outage: exit 3, not 5.
+            message = (
+                f"Redis refused the credentials of {self._source} ({self._where}): {reason}. "
+                f"Nothing was sent. Fix the user or password in {self._source} "
+                "(redis://:PASSWORD@HOST:PORT/DB)."
+            )
+            return _RedisConfigurationError(message, url=self._where)
+        tls = (
+            " If that port serves plain Redis, use redis://: a TLS mismatch fails this way."
+            if self._where.startswith("rediss://")
+            else ""
+        )
         message = (
-            f"Cannot use the Redis of {self._source} ({self._where}): "
-            f"{self._reason(exc).rstrip('.')}. "
+            f"Cannot use the Redis of {self._source} ({self._where}): {reason}. "
             f"Nothing was sent. Start Redis or fix {self._source}, or leave it out to limit in "
-            "this process only."
+            f"this process only.{tls}"
         )
         return RateLimiterUnavailableError(message, url=self._where)
+
+
+class _RedisConfigurationError(RateLimiterUnavailableError):
+    """Redis answered but refused the URL's credentials: a setting to fix (exit 3)."""
+
+    configuration = True
+
+
+#: What Redis answers to a wrong or missing password (``AUTH``, ``HELLO``, a command).
+_AUTH_REFUSALS = ("WRONGPASS", "NOAUTH", "invalid password", "invalid username-password")
+
+
+def _refused_credentials(exc: BaseException | None) -> bool:
+    if exc is None:
+        return False
+    if any(cls.__name__ == "AuthenticationError" for cls in type(exc).__mro__):
+        return True
+    text = str(exc)
+    return any(word.lower() in text.lower() for word in _AUTH_REFUSALS)
 
 
 #: The settings of the command being run, for the top-level error handler.

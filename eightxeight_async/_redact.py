@@ -41,14 +41,19 @@ _BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encod
 _REDACTED: weakref.WeakSet[httpx.Request | httpx.Response] = weakref.WeakSet()
 
 
-# A phone-like run of digits: 7 or more (the shortest number 8x8 accepts), an optional "+".
-_NUMBER_RE = re.compile(r"\+?(?<![0-9])[0-9]{7,}")
+# A phone-like run of digits: 7 or more (the shortest number 8x8 accepts), an optional "+",
+# standing alone: a run inside a word (a random hex id such as "7bf30c1215366b7f") is no number,
+# and masking it would spoil an id the user has to copy.
+_NUMBER_RE = re.compile(r"(?<![0-9A-Za-z_])\+?[0-9]{7,}(?![0-9A-Za-z_])")
 # Credentials a server may echo: an HTTP auth scheme followed by its token.
 _AUTH_RE = re.compile(r"\b(Bearer|Basic)(\s+)[^\s\"',;]+", re.IGNORECASE)
 
 
 def mask_numbers(text: str) -> str:
     """Mask every phone-like run of digits (7 or more, optional ``+``) in ``text``.
+
+    A run counts only when it stands alone: not inside a word or a hex id (``"7bf3012345678ad"``
+    is left whole), so that ids a user must copy stay usable.
 
     Each keeps its first 3 and last 2 characters, as ``mask_phone`` does: ``"b1/+6591234567"``
     becomes ``"b1/+65*******67"``. For ids that may hold a number (a batch message's

@@ -293,13 +293,15 @@ class RedisRateLimiter:
         _, exceptions, _ = _redis_modules()
         if not isinstance(prefix, str) or not prefix.isprintable():
             raise ValidationError("prefix", "a printable string")
-        if on_failure not in ("fallback", "raise"):
+        # Any case, as the SDK's other choices ("RAISE" is "raise").
+        mode = str(on_failure).lower()
+        if mode not in ("fallback", "raise"):
             raise ValidationError("on_failure", "'fallback' or 'raise'")
         self._redis = redis
         self._prefix = prefix
         self._timeout = _finite("timeout", timeout, low=0, above=True)
         self._recheck_after = _finite("recheck_after", recheck_after, low=0, above=False)
-        self._on_failure = on_failure
+        self._on_failure = mode
         self._owns_redis = False
         self._where = _describe_client(redis)
         self._errors: tuple[type[BaseException], ...] = (

@@ -476,7 +476,7 @@ def test_dry_run_reports_counts_and_sends_nothing(tmp_path: Path) -> None:
     code, out, _ = invoke(*SETTINGS, "bulk", str(path), "--dry-run")
     assert code == 3
     assert out.startswith("Dry run: nothing was sent.\n")
-    assert "  parts    3 (GSM7 2 rows); 1 row(s) over one part\n" in out
+    assert "  parts    3 (GSM7 2 rows); 1 row over one part\n" in out
     assert "  cost     not estimated: set --account-id (EIGHTXEIGHT_ACCOUNT_ID)" in out
 
 
@@ -523,12 +523,14 @@ def test_report_merges_bad_rows_and_journal_rows_in_line_order(tmp_path: Path) -
 
 
 def test_report_in_a_missing_folder_is_refused_before_sending(csv_file: Path) -> None:
-    """--report in a folder that does not exist: exit 1 naming --report, nothing read or sent."""
+    """--report in a folder that does not exist: exit 3 naming --report, nothing read or sent."""
     code, _, err = invoke(
         *SETTINGS, "bulk", str(csv_file), "--template", "x", "--report", "/nonexistent/r.csv"
     )
-    assert code == 1
-    assert err.startswith("error: Cannot write --report /nonexistent/r.csv: No such file")
+    assert code == 3
+    assert err.startswith(
+        "error: --report /nonexistent/r.csv is in a folder that does not exist (/nonexistent)"
+    )
     assert "Nothing was sent." in err
 
 
@@ -683,9 +685,9 @@ def test_option_errors_name_the_option(
 
 
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
-    """A file that does not exist is named, exit 2."""
+    """A file that does not exist is named, exit 3 (a file it cannot use)."""
     code, _, err = invoke("bulk", str(tmp_path / "nope.csv"))
-    assert code == 2
+    assert code == 3
     assert "nope.csv" in err
     assert "does not exist" in err
 
@@ -703,8 +705,13 @@ def test_file_problems_exit_3_before_the_journal(tmp_path: Path) -> None:
 
 def test_a_second_job_needs_new_job_or_job_id(csv_file: Path) -> None:
     """A journal holding a job: a plain rerun is refused (it would send the file twice)."""
+
+    async def started(journal: Journal) -> None:
+        handle = await journal.open_job("first-run", "acme_hq", b"setup")
+        await journal.before(handle.key, [(0, b"digest", "first-run-0")], [])  # a row went out
+
     with Journal(f"{csv_file}.journal") as journal:
-        asyncio.run(journal.open_job("first-run", "acme_hq", b"setup"))
+        asyncio.run(started(journal))
     code, out, err = invoke(*SETTINGS, "--json", "bulk", str(csv_file), "--template", "x")
     assert code == 2
     assert "already holds job(s) first-run" in err
@@ -946,7 +953,7 @@ def test_dry_run_lines_name_cut_and_unpriced_rows() -> None:
     estimate.add(BatchMessage(destination="+6591234567", text="x" * 2000))
     estimate.add(BatchMessage(destination="+4420000000", text="x"))
     assert _parts_line(estimate) == (
-        "11 (GSM7 2 rows); 1 row(s) over one part; 1 longer than 10 parts (8x8 cuts them)"
+        "11 (GSM7 2 rows); 1 row over one part; 1 longer than 10 parts (8x8 cuts them)"
     )
     assert _cost_line(estimate, None) == (
         "0.0690 to 0.0750 EUR (+ 1 row(s) to countries without a price)"

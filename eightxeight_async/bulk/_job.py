@@ -138,7 +138,29 @@ def check_job_id(value: object) -> str:
 
 def new_job_id() -> str:
     """A fresh job id: the UTC time and 8 random hex digits, e.g. ``20261127T084500-1f2e3d4c``."""
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + os.urandom(4).hex()
+    suffix = os.urandom(4).hex()
+    while suffix.isdigit():
+        # All decimal digits (2% of draws) would read as a phone number, masked wherever the
+        # CLI shows the job's row ids ("...-12345678-5"): draw again.
+        suffix = os.urandom(4).hex()
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + suffix
+
+
+#: What a SendOutcomeUnknownError says happened, without its advice for a single send.
+_AMBIGUOUS = re.compile(r"accepted by 8x8: (?P<why>.+) after the request was sent\.")
+
+
+def _row_reason(error: BaseException) -> str:
+    """A failed request's reason, as each of its rows records it.
+
+    An ambiguous send's advice ("check for client_batch_id=... before sending it again") is a
+    single send's: a job's rows are looked up by ``reconcile``, which the reason says instead.
+    """
+    if isinstance(error, SendOutcomeUnknownError):
+        found = _AMBIGUOUS.search(str(error))
+        why = found["why"] if found else "the connection failed"
+        return f"{why} after the batch request was sent; run reconcile to look its rows up"
+    return str(error)
 
 
 def _ending(error: BaseException) -> tuple[RowState, bool]:
@@ -506,7 +528,8 @@ class BulkRun:
             state, stops = _ending(exc)
             if stops:
                 self._fail(exc)
-            outcomes: list[Outcome] = [(p.row, state, None, str(exc)) for p in rows]
+            reason = _row_reason(exc)
+            outcomes: list[Outcome] = [(p.row, state, None, reason) for p in rows]
         else:
             outcomes = _outcomes(rows, response)
         if self._journal is not None:

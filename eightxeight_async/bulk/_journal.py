@@ -39,7 +39,14 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from .._errors import ValidationError
-from ._results import BulkResult, InputChangedError, JobInfo, JournalError, RowState
+from ._results import (
+    BulkResult,
+    InputChangedError,
+    JobInfo,
+    JournalBusyError,
+    JournalError,
+    RowState,
+)
 
 __all__ = ["Journal", "JobHandle", "Outcome", "StoredRow", "row_id"]
 
@@ -214,8 +221,8 @@ class Journal:
                     f"The journal {str(self.path)!r} is in use by another Journal (in another "
                     "process, or open in this one); one at a time may run or reconcile its jobs."
                 )
-            else:
-                msg = f"The journal {str(self.path)!r} cannot be used: {exc}."
+                raise JournalBusyError(msg) from None
+            msg = f"The journal {str(self.path)!r} cannot be used: {exc}."
             raise JournalError(msg) from None
         except sqlite3.DatabaseError:
             connection.close()

@@ -14,6 +14,7 @@ __all__ = [
     "InputChangedError",
     "InvalidRow",
     "JobInfo",
+    "JournalBusyError",
     "JournalError",
     "ReconcileReport",
     "RowState",
@@ -127,6 +128,13 @@ class JobInfo:
 
 class JournalError(EightXEightError):
     """The journal cannot be used: another process holds it, or it is not a bulk journal."""
+
+
+class JournalBusyError(JournalError):
+    """The journal is open for writing elsewhere: another process, or another :class:`Journal`.
+
+    One run at a time may send or reconcile a journal's jobs; wait for the other to finish.
+    """
 
 
 class InputChangedError(JournalError):

@@ -469,7 +469,8 @@ def test_a_failed_log_export_leaves_the_rows_unknown(sandbox: Sandbox, tmp_path:
     sandbox.state.export_failure = "failed"
     code, out, err = run([*args, "--reconcile", "--resend-unknown", "--json"], env)
     document = json.loads(out)
-    assert code == document["error"]["exit_code"] == 1, err  # LogExportError: a local failure
+    # LogExportError: 8x8 ended the export failed, an API outcome (exit 4), as `export-logs`.
+    assert code == document["error"]["exit_code"] == 4, err
     assert document["error"]["message"] in err
     assert "reconcile again later" in document["error"]["hint"]
     assert (document["accepted"], document["unknown"]) == (10, 10)
