@@ -79,7 +79,9 @@ from ._models_exports import (
 from ._ratelimit import InProcessRateLimiter, RateLimiter
 from ._raw import RawResponse
 from ._redis import RateLimiterUnavailableError, RedisRateLimiter
+from ._segments import SegmentEstimate, SegmentWarning, estimate_segments
 from ._version import __version__
+from ._webhook_models import LegacyWebhookError, WebhookFormatError
 
 __all__ = [
     "APIConnectionError",
@@ -107,6 +109,7 @@ __all__ = [
     "InboundNumberPrice",
     "InboundNumberType",
     "InternalServerError",
+    "LegacyWebhookError",
     "LogExportError",
     "LogExportStarted",
     "LogExportState",
@@ -133,6 +136,8 @@ __all__ = [
     "Region",
     "ResponseValidationError",
     "RetryPolicy",
+    "SegmentEstimate",
+    "SegmentWarning",
     "SendOutcomeUnknownError",
     "SmsResponse",
     "SmsStatus",
@@ -146,9 +151,11 @@ __all__ = [
     "UpgradeRequiredError",
     "ValidationError",
     "Webhook",
+    "WebhookFormatError",
     "WebhookOAuth",
     "__version__",
     "aparse_log_records",
+    "estimate_segments",
     "parse_log_records",
 ]
 

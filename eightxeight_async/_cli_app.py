@@ -37,6 +37,7 @@ from ._cli_bulk import bulk
 from ._cli_errors import CliError
 from ._cli_options import SECONDS, TEXT, Settings, apply, choice, connection_options
 from ._cli_sandbox import demo, sandbox_command
+from ._cli_segments import segments
 from ._config import ENV_BASE_URL
 from ._converters import dumps_for_humans, jsonable
 from ._demo import mask_e164
@@ -411,3 +412,4 @@ def feedback(umid: str, outcome: str) -> None:
 cli.add_command(sandbox_command)
 cli.add_command(demo)
 cli.add_command(bulk)
+cli.add_command(segments)

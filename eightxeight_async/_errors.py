@@ -8,7 +8,8 @@ Every error the SDK raises derives from :class:`EightXEightError`::
     │   ├── APIConnectionError                           transport failed; __cause__: httpx error
     │   │   ├── APITimeoutError
     │   │   ├── TLSVersionError                          no TLS 1.3 on the way; never retried
-    │   │   └── SendOutcomeUnknownError                  a send may or may not have been accepted
+    │   │   ├── SendOutcomeUnknownError                  a send may or may not have been accepted
+    │   │   └── RateLimiterUnavailableError              Redis of RedisRateLimiter (raise mode) down
     │   └── APIStatusError                               .status_code .code .error_id .timestamp
     │       ├── BadRequestError (400)
     │       ├── AuthenticationError (401)
@@ -19,6 +20,8 @@ Every error the SDK raises derives from :class:`EightXEightError`::
     │       ├── RateLimitError (429)                     .retry_after
     │       └── InternalServerError (>= 500)
     └── ResponseValidationError                          a 2xx body we could not parse
+        └── WebhookFormatError                           a webhook body that is not 8x8's
+            └── LegacyWebhookError                       a Wavecell-format webhook body
 
 Messages are sentences. None of them carries the API key, the message text or a full phone number:
 they are built only from status codes, 8x8 codes, 8x8's own messages and ids. Text that comes from

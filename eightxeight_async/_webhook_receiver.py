@@ -1,0 +1,316 @@
+"""The ASGI app that receives 8x8's webhooks: checks, a quick 200, the handler in the background.
+
+Order of the checks, each answered before the body is parsed: method (405), source address (403),
+``Authorization`` (401), size (413). Then the body is parsed (400 for garbage or a legacy body),
+8x8 gets its 200 at once, and the handler runs in a task of its own after the answer went out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hmac
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any, Protocol, runtime_checkable
+
+from ._webhook_models import (
+    DeliveryReceipt,
+    InboundMessage,
+    SurveyResponse,
+    WebhookEvent,
+    WebhookFormatError,
+    parse_event,
+)
+
+__all__ = ["DedupeStore", "InMemoryDedupe", "WebhookReceiver", "dedupe_key"]
+
+logger = logging.getLogger("eightxeight_async.webhooks")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@runtime_checkable
+class DedupeStore(Protocol):
+    """Where the receiver remembers the events it has already handed to the handler.
+
+    8x8 posts an event again when the first answer was late or lost, so a store shared by every
+    receiver process (Redis, a database table with a unique key) drops duplicates fleet-wide.
+    """
+
+    async def first_seen(self, key: str) -> bool:
+        """Record ``key``; return True when it was not recorded before (atomically)."""
+        ...
+
+
+class InMemoryDedupe:
+    """A bounded, least-recently-used set of event keys, for one process.
+
+    8x8's retries of one event span about two minutes (1, 10, 30, 90 s), so the bound only has
+    to cover the events of that window; the oldest keys are forgotten first.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        """Create an empty store.
+
+        Args:
+            max_entries: How many keys to keep at most (at least 1).
+
+        Raises:
+            ValueError: When ``max_entries`` is below 1.
+        """
+        if max_entries < 1:
+            msg = "max_entries must be at least 1"
+            raise ValueError(msg)
+        self.max_entries = max_entries
+        self._keys: collections.OrderedDict[str, None] = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    async def first_seen(self, key: str) -> bool:
+        """Record ``key``; return True when it was not among the kept keys."""
+        if key in self._keys:
+            self._keys.move_to_end(key)
+            return False
+        self._keys[key] = None
+        if len(self._keys) > self.max_entries:
+            self._keys.popitem(last=False)
+        return True
+
+
+def dedupe_key(event: WebhookEvent) -> str | None:
+    """The identity of an event across 8x8's retries, or None for one that has none.
+
+    A receipt is (umid, state): a message's ``sent`` and ``delivered`` receipts are two events.
+    An inbound SMS and a survey response are their umid. An unknown event is never deduplicated.
+    """
+    if isinstance(event, DeliveryReceipt):
+        return f"receipt:{event.umid}:{event.state}"
+    if isinstance(event, InboundMessage):
+        return f"inbound:{event.umid}"
+    if isinstance(event, SurveyResponse):
+        return f"survey:{event.umid}"
+    return None
+
+
+_DEFAULT_DEDUPE: Any = object()
+
+
+class _Disconnected(Exception):
+    """The client went away before its body was read whole."""
+
+
+Handler = Callable[[WebhookEvent], Awaitable[object]]
+
+
+class WebhookReceiver:
+    """An ASGI app that receives 8x8's webhooks and hands each event to ``handler``.
+
+    Mount it in Starlette or FastAPI (``app.mount("/webhooks/8x8", receiver)``) or serve it
+    bare (``uvicorn.run(receiver)``). 8x8 does not sign SMS webhooks: authenticity rests on the
+    static ``Authorization`` value you configured with ``set_webhook(http_authorization=...)``,
+    checked here in constant time, and on the source-address allow-list.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        authorization: str | None,
+        allowed_ips: Iterable[str] | None = None,
+        max_body_bytes: int = 64 * 1024,
+        dedupe: DedupeStore | None = _DEFAULT_DEDUPE,
+        trust_forwarded: bool = False,
+    ) -> None:
+        """Create the app.
+
+        Args:
+            handler: An async callable run with each new event, after 8x8 got its 200. Its
+                exceptions are logged (``eightxeight_async.webhooks``), never raised, and the
+                event is not posted again: 8x8 already has its 200. A handler that can fail
+                should store the event first (a queue, a table) and work from there.
+            authorization: The exact ``Authorization`` header value 8x8 sends (the
+                ``http_authorization`` given to ``set_webhook``); ``None`` checks nothing
+                (only behind something else that authenticates 8x8, e.g. an OAuth gateway).
+            allowed_ips: Addresses and CIDR networks allowed to post (e.g.
+                ``WEBHOOK_SOURCE_IPS["EU"]``); ``None`` allows any.
+            max_body_bytes: The largest body read; a larger one gets 413 (8x8's are < 2 KiB).
+            dedupe: Where event keys are remembered to drop 8x8's retries; ``None`` hands every
+                post to the handler. An ``InMemoryDedupe()`` by default.
+            trust_forwarded: Take the client address from the last ``X-Forwarded-For`` entry
+                (the one your own reverse proxy added) instead of the connection's. Only behind
+                a proxy that sets it: anyone can send the header.
+
+        Raises:
+            ValueError: When an allowed address is not an IP address or network,
+                ``authorization`` is not ASCII, or ``max_body_bytes`` is below 1.
+        """
+        if max_body_bytes < 1:
+            msg = "max_body_bytes must be at least 1"
+            raise ValueError(msg)
+        self._handler = handler
+        self._authorization: bytes | None = None
+        if authorization is not None:
+            try:
+                self._authorization = authorization.encode("ascii")
+            except UnicodeEncodeError:
+                msg = "authorization must be ASCII text, as HTTP header values are"
+                raise ValueError(msg) from None
+        self._networks: tuple[IPNetwork, ...] | None = None
+        if allowed_ips is not None:
+            try:
+                self._networks = tuple(
+                    ipaddress.ip_network(item.strip(), strict=False) for item in allowed_ips
+                )
+            except ValueError:
+                msg = "allowed_ips must hold IP addresses or CIDR networks"
+                raise ValueError(msg) from None
+        self.max_body_bytes = max_body_bytes
+        self.dedupe: DedupeStore | None = InMemoryDedupe() if dedupe is _DEFAULT_DEDUPE else dedupe
+        self.trust_forwarded = trust_forwarded
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        auth = "None" if self._authorization is None else "'***'"
+        return f"WebhookReceiver(authorization={auth}, max_body_bytes={self.max_body_bytes})"
+
+    async def drain(self) -> None:
+        """Wait until every handler task started so far has finished (e.g. at shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection (``http``; ``lifespan`` when served bare)."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # a websocket is refused by returning without accepting it
+        if scope.get("method") != "POST":
+            await _answer(send, 405, "Only POST is accepted.", allow=True)
+            return
+        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
+        if not self._address_allowed(scope, headers):
+            await _answer(send, 403, "The source address is not allowed.")
+            return
+        if not self._authorized(headers):
+            await _answer(send, 401, "Missing or wrong Authorization header.")
+            return
+        try:
+            body = await self._read_body(headers, receive)
+        except _Disconnected:
+            return  # 8x8 gave up on this attempt; it will post again
+        if body is None:
+            await _answer(send, 413, f"The body is larger than {self.max_body_bytes} bytes.")
+            return
+        try:
+            event = parse_event(body)
+        except WebhookFormatError as exc:
+            # 8x8 retries a 4xx too, but the same bytes come back each time and fail the same
+            # way; 400 tells the truth (and shows in 8x8's delivery logs), where a 200 would
+            # hide a legacy format or a broken proxy from whoever reads them.
+            await _answer(send, 400, str(exc))
+            return
+        key = dedupe_key(event)
+        fresh = True
+        if key is not None and self.dedupe is not None:
+            try:
+                fresh = await self.dedupe.first_seen(key)
+            except Exception:
+                # Fail open: a duplicate the handler must tolerate anyway (it is keyed on umid
+                # and state) is better than an event lost after 8x8's last retry.
+                logger.exception("The webhook dedupe store failed; handing the event on.")
+        await _answer(send, 200, "OK")
+        if fresh:
+            task = asyncio.get_running_loop().create_task(self._run(event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, event: WebhookEvent) -> None:
+        try:
+            await self._handler(event)
+        except Exception:  # the app must outlive any handler bug
+            logger.exception("The webhook handler failed on a %s.", type(event).__name__)
+
+    def _address_allowed(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> bool:
+        if self._networks is None:
+            return True
+        host: str | None = None
+        client = scope.get("client")
+        if client:
+            host = str(client[0])
+        if self.trust_forwarded:
+            forwarded = [v for k, v in headers if k.lower() == b"x-forwarded-for"]
+            if forwarded:
+                host = forwarded[-1].decode("latin-1").split(",")[-1].strip()
+        if not host:
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self._networks)
+
+    def _authorized(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        if self._authorization is None:
+            return True
+        values = [v for k, v in headers if k.lower() == b"authorization"]
+        if len(values) != 1:
+            return False
+        return hmac.compare_digest(values[0], self._authorization)
+
+    async def _read_body(
+        self, headers: list[tuple[bytes, bytes]], receive: Receive
+    ) -> bytes | None:
+        """The body, or None once it passes the limit (the rest is never read)."""
+        for name, value in headers:
+            if name.lower() == b"content-length":
+                try:
+                    if int(value) > self.max_body_bytes:
+                        return None
+                except ValueError:
+                    pass
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.drain()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _answer(send: Send, status: int, text: str, *, allow: bool = False) -> None:
+    body = text.encode("utf-8")
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode("ascii")),
+    ]
+    if allow:
+        headers.append((b"allow", b"POST"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
