@@ -15,6 +15,7 @@ import attrs
 
 from . import _validators as v
 from . import _validators_ops as vo
+from ._converters import array_in
 from ._errors import ValidationError
 from ._models import _hidden_repr, _StrEnum, _url_repr
 
@@ -109,17 +110,6 @@ def _code_in(value: object) -> object:
     return value
 
 
-def _list_in(value: object) -> object:
-    # null is the same as an empty array; a string is refused here, since cattrs would make it
-    # a tuple of its characters.
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        msg = f"expected an array, got {type(value).__name__}"
-        raise TypeError(msg)
-    return value
-
-
 @attrs.frozen(kw_only=True)
 class Hni:
     """A home network identity: the mobile country code and network code of an operator."""
@@ -138,7 +128,7 @@ class OperatorPrice:
     """The operator's name, e.g. ``"SingTel"``."""
     operator_id: int | None = None
     """8x8's id of the operator."""
-    hni: tuple[Hni, ...] = attrs.field(default=(), metadata={"wire_in": _list_in})
+    hni: tuple[Hni, ...] = attrs.field(default=(), metadata={"wire_in": array_in})
     """The operator's networks."""
     price: Amount | None = None
     """The price of one message part."""
@@ -154,7 +144,7 @@ class CountryPrices:
     """The country's name."""
     dialing_prefix: str | None = None
     """The country's dialing prefix, e.g. ``"+65"``."""
-    operators: tuple[OperatorPrice, ...] = attrs.field(default=(), metadata={"wire_in": _list_in})
+    operators: tuple[OperatorPrice, ...] = attrs.field(default=(), metadata={"wire_in": array_in})
     """The price of each operator."""
 
 
@@ -179,7 +169,7 @@ class InboundCountryPrices:
     dialing_prefix: str | None = None
     """The country's dialing prefix."""
     number_types: tuple[InboundNumberPrice, ...] = attrs.field(
-        default=(), metadata={"wire_in": _list_in}
+        default=(), metadata={"wire_in": array_in}
     )
     """The price of each kind of number."""
 
@@ -230,7 +220,7 @@ class PriceList:
     """8x8's answer to ``get_prices``."""
 
     subaccounts: tuple[SubaccountPrices, ...] = attrs.field(
-        default=(), metadata={"wire": "subAccounts", "wire_in": _list_in}
+        default=(), metadata={"wire": "subAccounts", "wire_in": array_in}
     )
     """The prices of each subaccount."""
 

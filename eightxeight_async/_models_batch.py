@@ -18,6 +18,7 @@ import attrs
 
 from . import _validators as v
 from . import _validators_ops as vo
+from ._converters import array_in
 from ._errors import ValidationError
 from ._models import (
     Encoding,
@@ -420,17 +421,6 @@ class SurveyBatchRequest:
 # --- responses ---------------------------------------------------------------------------------
 
 
-def _list_in(value: object) -> object:
-    # null is the same as an empty array; a string is refused here, since cattrs would make it
-    # a tuple of its characters.
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        msg = f"expected an array, got {type(value).__name__}"
-        raise TypeError(msg)
-    return value
-
-
 @attrs.frozen(kw_only=True)
 class BatchResponse:
     """8x8's answer to a batch send: counts, and per-message results when asked for.
@@ -446,7 +436,7 @@ class BatchResponse:
     """How many messages 8x8 rejected."""
     client_batch_id: str | None = attrs.field(default=None, repr=_id_repr)
     """Your batch reference, echoed back (the SDK generates one when you give none)."""
-    messages: tuple[SmsResponse, ...] = attrs.field(default=(), metadata={"wire_in": _list_in})
+    messages: tuple[SmsResponse, ...] = attrs.field(default=(), metadata={"wire_in": array_in})
     """One result per message, when ``include_messages_in_response`` was set; else empty."""
 
     @property

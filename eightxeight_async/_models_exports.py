@@ -12,7 +12,7 @@ import attrs
 
 from . import _validators as v
 from . import _validators_ops as vo
-from ._converters import parse_datetime
+from ._converters import array_in, parse_datetime
 from ._errors import ValidationError
 from ._log_records import LogRecord, aparse_log_records, log_record_from_row, parse_log_records
 from ._models import _mask_repr, _StrEnum
@@ -141,17 +141,6 @@ class LogExportStarted:
     """The export job's id, for ``get_log_export`` and ``cancel_log_export``."""
 
 
-def _links_in(value: object) -> object:
-    # "data" is present only when the job succeeded; null is the same as absent. A string is
-    # refused here: cattrs would make "https://..." a tuple of its characters.
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        msg = f"expected an array, got {type(value).__name__}"
-        raise TypeError(msg)
-    return value
-
-
 def _links_repr(value: tuple[str, ...]) -> str:
     # Each link ends in a secret download token: shown as origin and path, the token hidden.
     return repr(tuple(redact_link(link) for link in value))
@@ -175,7 +164,7 @@ class LogExportStatus:
     status: LogExportStateTypes
     """The job's state (a state the SDK does not know is kept as the raw string)."""
     links: tuple[str, ...] = attrs.field(
-        default=(), metadata={"wire": "data", "wire_in": _links_in}, repr=_links_repr
+        default=(), metadata={"wire": "data", "wire_in": array_in}, repr=_links_repr
     )
     """The CSV download links (wire ``data``), when the job succeeded; else empty."""
     expires: datetime | None = attrs.field(default=None, metadata={"wire_in": _lenient_datetime_in})

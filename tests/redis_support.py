@@ -7,12 +7,15 @@ skipped, unless ``EIGHTXEIGHT_REQUIRE_REDIS=1`` (CI) makes that a failure.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,56 @@ class RedisServer:
         """Stop the server and remove its folder."""
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextmanager
+def running_redis(
+    *,
+    tls: tuple[Path, Path, Path] | None = None,
+    password: str | None = None,
+) -> Iterator[RedisServer]:
+    """A started :class:`RedisServer`, stopped and its folder removed on the way out."""
+    server = RedisServer(tls=tls, password=password).start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def record_limiter_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every sleep of the Redis limiter, recorded (and yielded to the loop) instead of slept."""
+    from eightxeight_async import _redis
+
+    recorded: list[float] = []
+
+    async def record(seconds: float) -> None:
+        recorded.append(seconds)
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(_redis, "_sleep", record)
+    return recorded
+
+
+def hold_first_limiter_sleep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[list[float], list[asyncio.Event], asyncio.Event]:
+    """Record the Redis limiter's sleeps; hold the first one until the test wakes it.
+
+    Returns ``(asleep, slept, woken)``: every sleep's length, an event set when the first and
+    the second sleep begin, and the event that ends the first sleep.
+    """
+    from eightxeight_async import _redis
+
+    woken = asyncio.Event()
+    asleep: list[float] = []
+    slept = [asyncio.Event(), asyncio.Event()]
+
+    async def sleep(seconds: float) -> None:
+        asleep.append(seconds)
+        if len(asleep) <= len(slept):
+            slept[len(asleep) - 1].set()
+        if len(asleep) == 1:
+            await woken.wait()
+
+    monkeypatch.setattr(_redis, "_sleep", sleep)
+    return asleep, slept, woken

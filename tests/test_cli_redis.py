@@ -16,7 +16,7 @@ import pytest
 from eightxeight_async.sandbox import Sandbox
 
 from .integration.cli_support import invoke, run_process, sandbox_env, sandbox_in_thread
-from .redis_support import RedisServer, free_port, tls_files
+from .redis_support import RedisServer, free_port, running_redis, tls_files
 
 pytest.importorskip("redis", reason="the [redis] extra is not installed")
 pytestmark = pytest.mark.integration
@@ -26,11 +26,8 @@ ENV = "EIGHTXEIGHT_REDIS_URL"
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer(password="pw-secret").start()
-    try:
+    with running_redis(password="pw-secret") as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture

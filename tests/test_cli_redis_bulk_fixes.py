@@ -13,7 +13,7 @@ from eightxeight_async.bulk import Journal
 from eightxeight_async.sandbox import Sandbox
 
 from .integration.cli_support import invoke, sandbox_env, sandbox_in_thread
-from .redis_support import RedisServer
+from .redis_support import RedisServer, running_redis
 
 pytest.importorskip("redis", reason="the [redis] extra is not installed")
 pytestmark = pytest.mark.integration
@@ -23,11 +23,8 @@ ENV = "EIGHTXEIGHT_REDIS_URL"
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer(password="pw-secret").start()
-    try:
+    with running_redis(password="pw-secret") as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from eightxeight_async import (
     InProcessRateLimiter,
     RateLimiter,
     ValidationError,
-    _redis,
 )
 from eightxeight_async._ratelimit import Bucket, bucket_for
 from eightxeight_async._redis import (
@@ -37,7 +36,12 @@ from eightxeight_async._redis import (
 from eightxeight_async.testing import retry_without_waiting
 
 from .conftest import PHONE, SUBACCOUNT, TEXT, reference_examples
-from .redis_support import RedisServer
+from .redis_support import (
+    RedisServer,
+    hold_first_limiter_sleep,
+    record_limiter_waits,
+    running_redis,
+)
 
 pytest.importorskip("redis", reason="the [redis] extra is not installed")
 SMS_OK = reference_examples()["send-sms"][0]
@@ -48,11 +52,8 @@ SLOW = 0.01  # one token per 100 s: a wait is 100 s, whatever the machine's spee
 @pytest.fixture(scope="module")
 def server() -> Iterator[RedisServer]:
     """One redis-server for the module's tests (each test uses its own prefix)."""
-    redis = RedisServer().start()
-    try:
+    with running_redis() as redis:
         yield redis
-    finally:
-        redis.cleanup()
 
 
 @pytest.fixture
@@ -63,14 +64,7 @@ def prefix(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every sleep of the limiter, recorded instead of slept."""
-    recorded: list[float] = []
-
-    async def record(seconds: float) -> None:
-        recorded.append(seconds)
-        await asyncio.sleep(0)
-
-    monkeypatch.setattr(_redis, "_sleep", record)
-    return recorded
+    return record_limiter_waits(monkeypatch)
 
 
 @pytest.fixture
@@ -201,18 +195,7 @@ async def test_a_pause_moves_slots_already_given(
     limiter: RedisRateLimiter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A caller asleep on its slot when its process pauses the bucket waits the pause as well."""
-    woken = asyncio.Event()
-    asleep: list[float] = []
-    slept = [asyncio.Event(), asyncio.Event()]
-
-    async def sleep(seconds: float) -> None:
-        asleep.append(seconds)
-        if len(asleep) <= len(slept):
-            slept[len(asleep) - 1].set()
-        if len(asleep) == 1:
-            await woken.wait()
-
-    monkeypatch.setattr(_redis, "_sleep", sleep)
+    asleep, slept, woken = hold_first_limiter_sleep(monkeypatch)
     await limiter.acquire(KEY, rate=SLOW, burst=1)
     waiter = asyncio.create_task(limiter.acquire(KEY, rate=SLOW, burst=1))
     await slept[0].wait()
@@ -228,18 +211,7 @@ async def test_a_pause_elsewhere_reaches_waiters_through_the_next_reply(
     server: RedisServer, prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another process's pause moves this process's waiters once any reply on the bucket tells."""
-    woken = asyncio.Event()
-    asleep: list[float] = []
-    slept = [asyncio.Event(), asyncio.Event()]
-
-    async def sleep(seconds: float) -> None:
-        asleep.append(seconds)
-        if len(asleep) <= len(slept):
-            slept[len(asleep) - 1].set()
-        if len(asleep) == 1:
-            await woken.wait()
-
-    monkeypatch.setattr(_redis, "_sleep", sleep)
+    asleep, slept, woken = hold_first_limiter_sleep(monkeypatch)
     here = RedisRateLimiter.from_url(server.url, prefix=prefix)
     there = RedisRateLimiter.from_url(server.url, prefix=prefix)
     try:
@@ -440,11 +412,8 @@ def test_import_without_redis_works_and_use_names_the_extra() -> None:
 @pytest.fixture
 def own_server() -> Iterator[RedisServer]:
     """A server of the test's own, to stop and start again."""
-    redis = RedisServer().start()
-    try:
+    with running_redis() as redis:
         yield redis
-    finally:
-        redis.cleanup()
 
 
 async def test_fallback_warns_once_then_returns_to_redis(

@@ -7,7 +7,14 @@ format, and the JSON the CLI prints. ``_convert`` holds the converter and the da
 ``_json`` everything that calls ``json``.
 """
 
-from ._convert import converter, format_datetime, parse_datetime, to_camel, unstructure_request
+from ._convert import (
+    array_in,
+    converter,
+    format_datetime,
+    parse_datetime,
+    to_camel,
+    unstructure_request,
+)
 from ._json import (
     decode_json,
     dumps_for_humans,
@@ -21,6 +28,7 @@ from ._json import (
 )
 
 __all__ = [
+    "array_in",
     "converter",
     "decode_json",
     "dumps_for_humans",

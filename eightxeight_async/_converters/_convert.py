@@ -312,3 +312,16 @@ def unstructure_request(request: object) -> dict[str, Any]:
     """Return the JSON-ready dict of a request object: camelCase keys, no null fields."""
     result: dict[str, Any] = converter.unstructure(request)
     return result
+
+
+def array_in(value: object) -> object:
+    """The ``wire_in`` hook of array fields: null is the empty array, a non-array is refused.
+
+    cattrs would otherwise turn a string into a tuple of its characters.
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        msg = f"expected an array, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value

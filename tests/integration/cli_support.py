@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -97,3 +98,17 @@ def run_process(
         check=False,
         stdin=subprocess.DEVNULL,
     )
+
+
+def ctrl_c_twice(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """Ctrl-C a running `eightxeight bulk`, wait for its "Stopping:" line, Ctrl-C it again.
+
+    Returns its ``(stdout, stderr)``, the stderr from after the "Stopping:" line.
+    """
+    process.send_signal(signal.SIGINT)
+    assert process.stderr is not None
+    for line in process.stderr:  # the first Ctrl-C is taken: send the second
+        if line.startswith("Stopping:"):
+            break
+    process.send_signal(signal.SIGINT)
+    return process.communicate(timeout=60)

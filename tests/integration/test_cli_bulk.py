@@ -22,7 +22,7 @@ import pytest
 
 from eightxeight_async.sandbox import Faults, Sandbox
 
-from .cli_support import clean_env, invoke, sandbox_env, sandbox_in_thread
+from .cli_support import clean_env, ctrl_c_twice, invoke, sandbox_env, sandbox_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -316,13 +316,7 @@ def test_ctrl_c_twice_leaves_unknown_rows_that_reconcile_finds(tmp_path: Path) -
         process = start(args, env)
         try:
             wait_for(lambda: sandbox.state.requests["send_batch"] >= 1, process)
-            process.send_signal(signal.SIGINT)
-            assert process.stderr is not None
-            for line in process.stderr:  # the first Ctrl-C is taken: send the second
-                if line.startswith("Stopping:"):
-                    break
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=60)
+            out, err = ctrl_c_twice(process)
         finally:
             if process.poll() is None:
                 process.kill()

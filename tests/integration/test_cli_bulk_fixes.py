@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from eightxeight_async.sandbox import Faults, Sandbox
 
-from .cli_support import sandbox_env, sandbox_in_thread
+from .cli_support import ctrl_c_twice, sandbox_env, sandbox_in_thread
 from .test_cli_bulk import run, start, wait_for
 
 pytestmark = pytest.mark.integration
@@ -41,13 +40,7 @@ def test_ctrl_c_twice_says_reconcile_and_json_does_not_claim_nothing_pending(
         process = start([*args, "--concurrency", "1"], env)
         try:
             wait_for(lambda: sandbox.state.requests["send_batch"] >= 1, process)
-            process.send_signal(signal.SIGINT)
-            assert process.stderr is not None
-            for line in process.stderr:
-                if line.startswith("Stopping:"):
-                    break
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=60)
+            out, err = ctrl_c_twice(process)
         finally:
             if process.poll() is None:
                 process.kill()

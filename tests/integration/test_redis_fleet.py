@@ -22,7 +22,7 @@ import pytest
 from eightxeight_async import AsyncSmsClient, RateLimits
 from eightxeight_async.sandbox import Sandbox
 
-from ..redis_support import RedisServer
+from ..redis_support import RedisServer, running_redis
 from .sandbox_support import raw_client
 
 pytest.importorskip("redis", reason="the [redis] extra is not installed")
@@ -39,11 +39,8 @@ NOISE = 0.02
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    try:
+    with running_redis() as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture

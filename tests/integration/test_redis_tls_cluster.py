@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import socket
@@ -12,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from eightxeight_async import _redis
 from eightxeight_async._redis import RedisRateLimiter, close_redis
 
-from ..redis_support import REDIS_CLI, RedisServer, tls_files
+from ..redis_support import REDIS_CLI, RedisServer, record_limiter_waits, running_redis, tls_files
 
 pytest.importorskip("redis", reason="the [redis] extra is not installed")
 pytestmark = pytest.mark.integration
@@ -25,24 +23,14 @@ KEY = "acme_hq:details"
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    recorded: list[float] = []
-
-    async def record(seconds: float) -> None:
-        recorded.append(seconds)
-        await asyncio.sleep(0)
-
-    monkeypatch.setattr(_redis, "_sleep", record)
-    return recorded
+    return record_limiter_waits(monkeypatch)
 
 
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[RedisServer, Path]]:
     cert_path, key_path, ca_path = tls_files(tmp_path)
-    server = RedisServer(tls=(cert_path, key_path, ca_path), password="pw-secret").start()
-    try:
+    with running_redis(tls=(cert_path, key_path, ca_path), password="pw-secret") as server:
         yield server, ca_path
-    finally:
-        server.cleanup()
 
 
 async def test_rediss_with_a_private_ca(
