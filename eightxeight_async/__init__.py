@@ -82,6 +82,7 @@ from ._redis import RateLimiterUnavailableError, RedisRateLimiter
 from ._segments import SegmentEstimate, SegmentWarning, estimate_segments
 from ._version import __version__
 from ._webhook_models import LegacyWebhookError, WebhookFormatError
+from .tracking import Delivery, DeliveryTimeoutError, DeliveryTracker
 
 __all__ = [
     "APIConnectionError",
@@ -100,6 +101,9 @@ __all__ = [
     "CancelResponse",
     "CountryPrices",
     "CredentialsLocation",
+    "Delivery",
+    "DeliveryTimeoutError",
+    "DeliveryTracker",
     "Direction",
     "EightXEightError",
     "Encoding",
@@ -159,9 +163,12 @@ __all__ = [
     "parse_log_records",
 ]
 
-# Public names report the package, not the private module they live in (as httpx does).
+# Public names report the package, not the module they live in (as httpx does); the tracker's
+# names are exported here too, so they report the package as well.
 for _name in __all__:
     _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("eightxeight_async._"):
+    if getattr(_obj, "__module__", "").startswith(
+        ("eightxeight_async._", "eightxeight_async.tracking")
+    ):
         _obj.__module__ = "eightxeight_async"
 del _name, _obj

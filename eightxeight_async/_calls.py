@@ -7,6 +7,8 @@ operation (``_operations``): it checks and encodes the request, then, inside the
 ``_retry``, takes a token from the operation's bucket (``_ratelimit``), makes one attempt
 (``_http``) and turns an error answer into its error (``_errors.error_from_response``); at the
 end it parses the answer (``_converters``) and records it for a raw-response wrapper (``_raw``).
+Along the way it tells ``_telemetry`` what happened (spans and measurements, when the application
+uses OpenTelemetry).
 :class:`OperationClient` is the client's side of it: the scope's id, then one call.
 """
 
@@ -39,6 +41,7 @@ from ._operations import Operation, Scope
 from ._ratelimit import BucketPlan, RateLimiter, bucket_for, on_rate_limited
 from ._raw import record_response
 from ._retry import CallKind, parse_retry_after, retry_call
+from ._telemetry import GLOBAL, CallRecord, Telemetry
 from ._validators import check_account_id, check_subaccount_id
 
 __all__ = [
@@ -170,13 +173,21 @@ class CallCore:
         limiter: The rate limiter.
         owns_http: Whether the pool is the SDK's own (closed by :meth:`aclose`).
         owns_limiter: Whether the limiter is the SDK's own (closed by :meth:`aclose`).
+        telemetry: Where spans and measurements go; None for OpenTelemetry's global providers.
     """
 
     def __init__(
-        self, sender: HttpSender, limiter: RateLimiter, *, owns_http: bool, owns_limiter: bool
+        self,
+        sender: HttpSender,
+        limiter: RateLimiter,
+        *,
+        owns_http: bool,
+        owns_limiter: bool,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.sender = sender
         self.limiter = limiter
+        self.telemetry = GLOBAL if telemetry is None else telemetry
         self.owns_http = owns_http
         self.owns_limiter = owns_limiter
         self.state = State.UNOPENED
@@ -345,10 +356,26 @@ class CallCore:
         if asyncio.get_running_loop() is not self.loop:
             self.bind()
         plan = bucket_for(op.bucket, owner, settings.rate_limits)
-        response, attempts = await self._attempts(
-            op, settings.base_url + target, content, request_timeout, send, plan, settings.retry
-        )
-        result = parse_response(response, op.response)
+        # After the checks: a call refused before any I/O makes no span and no measurement.
+        record = self.telemetry.start(op, settings.base_url, owner, path)
+        try:
+            response, attempts = await self._attempts(
+                op,
+                settings.base_url + target,
+                content,
+                request_timeout,
+                send,
+                plan,
+                settings.retry,
+                record,
+            )
+            result = parse_response(response, op.response)
+        except BaseException as exc:
+            if record is not None:
+                record.finish(exc)
+            raise
+        if record is not None:
+            record.finish(None, result)
         record_response(response, attempts)
         return result
 
@@ -361,12 +388,14 @@ class CallCore:
         send: SendIds | None,
         plan: BucketPlan,
         policy: RetryPolicy,
+        record: CallRecord | None,
     ) -> tuple[httpx.Response, int]:
         attempts = 0
         last_error: BaseException | None = None
         calls = self.calls
         task = asyncio.current_task()
         limiter = self.limiter
+        clock = asyncio.get_running_loop().time
 
         async def attempt() -> httpx.Response:
             nonlocal attempts, last_error
@@ -374,9 +403,12 @@ class CallCore:
                 raise closed_error(WAITING, send, last_error)
             attempts += 1
             # One token per attempt: a retry is a request too, as far as 8x8 counts.
+            asked = clock() if record is not None else 0.0
             await limiter.acquire(plan.key, rate=plan.rate, burst=plan.burst)
             if self.is_closed:  # closed while this attempt waited for its token
                 raise closed_error(WAITING, send, last_error)
+            if record is not None:
+                record.begin_attempt(attempts, clock() - asked)
             if task is not None:
                 calls[task] = SENDING
             try:
@@ -389,25 +421,38 @@ class CallCore:
                     attempt=attempts,
                     send=send,
                 )
-            except Exception as exc:
-                last_error = exc
+            except BaseException as exc:
+                if isinstance(exc, Exception):
+                    last_error = exc
+                if record is not None:
+                    record.end_attempt(None, exc)
                 raise
             finally:
                 if task is not None:
                     calls[task] = WAITING
-            if 200 <= response.status_code < 300:
+            status = response.status_code
+            if 200 <= status < 300:
+                if record is not None:
+                    record.end_attempt(status, None)
                 return response
             error = last_error = status_error(response)
-            if isinstance(error, RateLimitError):
-                await on_rate_limited(limiter, plan, error, policy)
+            paused = 0.0
+            try:
+                if isinstance(error, RateLimitError):
+                    paused = await on_rate_limited(limiter, plan, error, policy)
+            finally:
+                if record is not None:
+                    record.end_attempt(status, error, pause=paused)
             raise error
 
+        on_retry = None if record is None else record.retry
         if task is None:  # not in a task (a bare coroutine driven by hand): nothing to track
-            return await retry_call(attempt, policy=policy, kind=op.kind), attempts
+            response = await retry_call(attempt, policy=policy, kind=op.kind, on_retry=on_retry)
+            return response, attempts
         outer = calls.get(task)  # set when the call runs inside a tracked() block
         calls[task] = WAITING
         try:
-            return await retry_call(attempt, policy=policy, kind=op.kind), attempts
+            response = await retry_call(attempt, policy=policy, kind=op.kind, on_retry=on_retry)
         except asyncio.CancelledError:
             if task not in self.stopped:
                 raise
@@ -419,6 +464,7 @@ class CallCore:
             raise closed_error(where, send, last_error) from last_error
         finally:
             self._untrack(task, outer)
+        return response, attempts
 
 
 class OperationClient:

@@ -5,7 +5,8 @@ so that a run stopped by Ctrl-C, a crash or a kill resumes where it stopped and 
 sent twice; bad rows keep their place in the job as ``InvalidRow``, so that a row fixed in the
 file is sent by the next run. This module holds the command and its checks (before anything is
 read or sent). The columns are ``_cli_bulk_columns``, the reading ``_cli_bulk_csv``, a run
-``_cli_bulk_run``, ``--dry-run`` ``_cli_bulk_dryrun``, what is shown and written ``_cli_bulk_view``.
+``_cli_bulk_run``, ``--dry-run`` ``_cli_bulk_dryrun``, what is shown and written ``_cli_bulk_view``,
+``--receipts-listen`` ``_cli_bulk_receipts``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ._cli_bulk_columns import FileProblem, Template
 from ._cli_bulk_csv import RowReader, bom_encoding
 from ._cli_bulk_csv import check_encoding as _check_encoding
 from ._cli_bulk_dryrun import dry_run
+from ._cli_bulk_receipts import ENV_AUTHORIZATION, ReceiptListener, check_receipt_options
 from ._cli_bulk_run import (
     EXIT_ROWS_REFUSED,
     EXIT_UNKNOWN_ROWS,
@@ -112,6 +114,33 @@ _RESUME_OPTIONS = ("template", "source", "country", "file_encoding", "delimiter"
     show_default=True,
     help="Field separator; auto reads it from the first line.",
 )
+@click.option(
+    "--receipts-listen",
+    type=TEXT,
+    metavar="HOST:PORT",
+    help=(
+        "Receive 8x8's delivery receipts here (HTTP, needs uvicorn) while the job runs, and "
+        "record each row's delivery state in the journal."
+    ),
+)
+@click.option(
+    "--receipts-authorization",
+    type=TEXT,
+    metavar="VALUE",
+    envvar=ENV_AUTHORIZATION,
+    show_envvar=False,
+    help=(
+        "The Authorization header 8x8 sends with each receipt (set_webhook's "
+        f"http_authorization) [env {ENV_AUTHORIZATION}]."
+    ),
+)
+@click.option(
+    "--receipts-wait",
+    type=click.FloatRange(0, 86_400),
+    metavar="SECONDS",
+    help="After the last row, keep receiving until every accepted row has its receipt, at most "
+    "this long.  [default: 0]",
+)
 @click.option("--quiet", is_flag=True, help="No progress and no per-row notes.")
 @apply(connection_options(at_group=False))
 @click.pass_context
@@ -133,7 +162,9 @@ def bulk(ctx: click.Context, /, file: str, **options: Any) -> None:
     _check_paths(
         file, journal_path, options["report"], given_journal=options["journal"] is not None
     )
+    check_receipt_options(ctx, options)
     reader = _open_reader(file, options)
+    listener: ReceiptListener | None = None
     try:
         view = _make_view(options["quiet"])
         if options["dry_run"]:
@@ -143,16 +174,23 @@ def bulk(ctx: click.Context, /, file: str, **options: Any) -> None:
         client = settings.client()
         owned = False
         try:
+            if options["receipts_listen"] is not None:
+                listener = ReceiptListener(
+                    options["receipts_listen"], options["receipts_authorization"]
+                )
             journal = _open_journal(journal_path, options["journal"] is not None)
             try:
                 job_id = _job_id(journal, file, journal_path, options)
                 command = _resume_command(ctx, file, journal_path, job_id)
                 job = JobRun(settings, client, reader, journal, journal_path, job_id, options, view)
+                job.listener = listener
                 owned = True  # the run closes the client
                 job.run(command)
             finally:
                 journal.close()
         finally:
+            if listener is not None:
+                listener.close()
             if not owned:
                 asyncio.run(client.aclose())
     finally:

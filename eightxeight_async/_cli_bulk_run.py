@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import os
 import re
 import signal
@@ -25,6 +26,7 @@ from . import _cli_errors as errs
 from . import _cli_options as opts
 from ._cli_bulk_columns import FileProblem
 from ._cli_bulk_csv import BadRow, GoodRow, RowReader
+from ._cli_bulk_receipts import ReceiptListener
 from ._cli_bulk_view import (
     UPDATE_EVERY,
     ReportRow,
@@ -42,6 +44,8 @@ from ._client import AsyncSmsClient
 from ._errors import EightXEightError
 from ._models_batch import BatchMessage
 from .bulk import (
+    BulkResult,
+    DeliverySummary,
     InputChangedError,
     InvalidRow,
     Journal,
@@ -64,6 +68,8 @@ EXIT_UNKNOWN_ROWS = 9
 EXIT_ROWS_REFUSED = 10
 
 _REPORTED = (RowState.REJECTED, RowState.UNKNOWN)
+#: Delivery states of accepted rows that the report lists: the message did not arrive.
+_NOT_DELIVERED = ("undelivered", "rejected")
 _SETTLED = (RowState.ACCEPTED, RowState.REJECTED, RowState.INVALID, RowState.UNKNOWN)
 
 
@@ -132,6 +138,12 @@ class JobRun:
         self.started = time.monotonic()
         self._group: list[Any] | None = None
         """Rows failed alike, not noted yet: [first row, last row, count, message]."""
+        self.listener: ReceiptListener | None = None
+        """The receiver of ``--receipts-listen``, when given."""
+        self.sent_at: float | None = None
+        """When sending ended (the job's time leaves out the wait for receipts)."""
+        self.waited = 0.0
+        """Seconds spent waiting for receipts after the last row (``--receipts-wait``)."""
 
     def run(self, command: str) -> None:
         """Run the job to its end, then print the summary and raise the exit code's error.
@@ -170,26 +182,37 @@ class JobRun:
 
     async def _main(self) -> None:
         async with self.client as client:
-            if self.options["reconcile"]:
-                try:
-                    self.reconciled = await reconcile(
-                        client,
-                        self.journal,
-                        self.job_id,
-                        resend_unknown=self.options["resend_unknown"],
-                    )
-                except EightXEightError as exc:  # the export failed: the rows stay unknown
-                    self.failure = exc
-                    self.reconcile_failed = True
-                if self.reconciled is None or not (
-                    self.options["resend_unknown"] and self.reconciled.resent
-                ):
-                    # Nothing to send: the file is read only to give the report its lines.
-                    for item in self.reader:
-                        self._read(item)
-                    self.tally.total, self.tally.exact = self.tally.read, True
-                    return
-            await self._send(client)
+            if self.listener is None:
+                await self._work(client)
+                return
+            await self.listener.start(self.journal)
+            self.view.say(f"Recording delivery receipts received on {self.listener.url}")
+            try:
+                await self._work(client)
+            finally:
+                await self.listener.stop()
+
+    async def _work(self, client: AsyncSmsClient) -> None:
+        if self.options["reconcile"]:
+            try:
+                self.reconciled = await reconcile(
+                    client,
+                    self.journal,
+                    self.job_id,
+                    resend_unknown=self.options["resend_unknown"],
+                )
+            except EightXEightError as exc:  # the export failed: the rows stay unknown
+                self.failure = exc
+                self.reconcile_failed = True
+            if self.reconciled is None or not (
+                self.options["resend_unknown"] and self.reconciled.resent
+            ):
+                # Nothing to send: the file is read only to give the report its lines.
+                for item in self.reader:
+                    self._read(item)
+                self.tally.total, self.tally.exact = self.tally.read, True
+                return
+        await self._send(client)
 
     async def _send(self, client: Any) -> None:
         # Any, not AsyncSmsClient: send_many's annotation does not list InvalidRow yet (B1).
@@ -235,6 +258,45 @@ class JobRun:
             ticker.cancel()
             self._flush_notes()
             self.view.stop(self.tally)
+        self.sent_at = time.monotonic()
+        wait = self.options["receipts_wait"]
+        if self.listener is not None and wait and self._went_through():
+            await self._wait_for_receipts(float(wait))
+
+    def _went_through(self) -> bool:
+        """The job ran to its end: no Ctrl-C, no failure (a wait then only delays the error)."""
+        return not self.interrupted and self.failure is None and self.unreadable is None
+
+    async def _wait_for_receipts(self, limit: float) -> None:
+        """Receive on until no accepted row lacks a final receipt, ``limit`` s, or Ctrl-C."""
+        stop = asyncio.Event()
+
+        def end_wait(number: int) -> None:
+            stop.set()
+
+        with _interrupts(end_wait, end_wait):
+            await self._receive_until(stop, limit)
+        self.waited = time.monotonic() - (self.sent_at or time.monotonic())
+
+    async def _receive_until(self, stop: asyncio.Event, limit: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        said = False
+        while True:
+            # On a thread: the loop goes on serving receipts while the journal counts.
+            awaiting = (
+                await asyncio.to_thread(self.journal.delivery_summary, self.job_id)
+            ).awaiting
+            if not awaiting or loop.time() >= deadline or stop.is_set():
+                return
+            if not said:
+                said = True
+                self.view.say(
+                    f"Waiting up to {limit:g} s for the receipts of {plural(awaiting, 'row')} "
+                    "(Ctrl-C: stop waiting)."
+                )
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(1.0, max(0.0, deadline - loop.time())))
 
     async def _tick(self) -> None:
         """Update the progress while a chunk is in flight (no result comes meanwhile)."""
@@ -298,17 +360,32 @@ class JobRun:
     # --- the end -----------------------------------------------------------------------------
 
     def _journal_rows(self) -> Iterator[ReportRow]:
-        for result in self.journal.rows(self.job_id, states=_REPORTED):
+        refused = self.journal.rows(self.job_id, states=_REPORTED)
+        undelivered = self.journal.rows(
+            self.job_id, states=[RowState.ACCEPTED], deliveries=_NOT_DELIVERED
+        )
+        for result in heapq.merge(refused, undelivered, key=_row_order):
             line = self.lines.line(result.row)
-            yield line, result.client_message_id, result.state.value, result.reason or ""
+            delivery = "" if result.delivery is None else str(result.delivery)
+            code = "" if result.delivery_error is None else str(result.delivery_error)
+            yield (
+                line,
+                result.client_message_id,
+                result.state.value,
+                result.reason or "",
+                delivery,
+                code,
+            )
 
     def _finish(self) -> None:
+        deliveries: DeliverySummary | None = None
         try:
             summary = self.journal.summary(self.job_id)
+            deliveries = self.journal.delivery_summary(self.job_id)
         except JournalError:  # stopped before the job was recorded
             summary = dict.fromkeys(RowState, 0)
         written = self.report.finish(self._journal_rows()) if self.report is not None else None
-        elapsed = time.monotonic() - self.started
+        elapsed = (self.sent_at or time.monotonic()) - self.started
         counts = {state.value: summary[state] for state in _SETTLED}
         if self.tally.exact:
             # Rows never reached have no record: the file's rows less the settled ones.
@@ -336,11 +413,20 @@ class JobRun:
             "elapsed_seconds": round(elapsed, 3),
             "rows_per_second": round(self.tally.done / elapsed, 1) if elapsed > 0 else None,
             "report": None if self.report is None else {"path": self.report.path, "rows": written},
+            # From the receipts recorded in the journal (a receiver running beside the job).
+            "delivery": None if deliveries is None else _delivery_document(deliveries),
+            "receipts": None
+            if self.listener is None
+            else {
+                "listen": self.listener.url,
+                "received": self.listener.received,
+                "waited_seconds": round(self.waited, 3),
+            },
             "resume_command": self.command,
         }
         if self.reconciled is not None:
             document["reconcile"] = _reconcile_document(self.reconciled)
-        lines = self._summary_lines(counts, written)
+        lines = self._summary_lines(counts, written, deliveries)
         if self.options["reconcile"] and not (self.reconciled and self.reconciled.resent):
             # No row was sent: the time went to the log export.
             title = f"Job {self.job_id}: reconciled in {elapsed:.1f} s ({self.file})."
@@ -351,7 +437,9 @@ class JobRun:
             )
         conclude(self.settings, title, lines, document, self._failure_error(counts, document))
 
-    def _summary_lines(self, counts: dict[str, int], written: int | None) -> list[tuple[str, str]]:
+    def _summary_lines(
+        self, counts: dict[str, int], written: int | None, deliveries: DeliverySummary | None
+    ) -> list[tuple[str, str]]:
         lines: list[tuple[str, str]] = []
         if self.reconciled is not None:
             lines.append(("reconciled", _reconcile_line(self.reconciled)))
@@ -373,7 +461,23 @@ class JobRun:
             lines.append(
                 ("earlier", f"{plural(self.tally.earlier, 'row')} settled by an earlier run")
             )
+        if deliveries is not None and (
+            self.listener is not None
+            or deliveries.delivered
+            or deliveries.undelivered
+            or deliveries.rejected
+        ):
+            # Only once receipts were recorded: without a receiver, every row would read
+            # "no receipt yet", which says nothing.
+            lines.append(("delivery", _delivery_line(deliveries)))
+        if self.listener is not None:
+            text = f"{self.listener.received:,} received on {self.listener.url}"
+            if self.waited:
+                text += f" (waited {self.waited:.1f} s after the last row)"
+            lines.append(("receipts", text))
         elapsed = self.view.elapsed()
+        if self.sent_at is not None:  # the wait for receipts is no part of the sending rate
+            elapsed -= time.monotonic() - self.sent_at
         if elapsed > 0 and self.tally.done:
             sent = self.tally.done - self.tally.earlier  # rows an earlier run settled cost nothing
             lines.append(("rate", f"{sent / elapsed:,.0f} rows/s"))
@@ -489,6 +593,27 @@ def _unknown_note(reason: str | None) -> str:
 #: The "line N: " an InvalidRow's reason starts with (the note puts the line first itself).
 _LINE_PREFIX = re.compile(r"^line \d+: ")
 _RECONCILE_ADVICE = re.compile(r"(^|;\s*)(its outcome is unknown; )?run reconcile\b.*$")
+
+
+def _row_order(result: BulkResult) -> int:
+    return result.row
+
+
+def _delivery_document(deliveries: DeliverySummary) -> dict[str, int]:
+    return {
+        "delivered": deliveries.delivered,
+        "undelivered": deliveries.undelivered,
+        "rejected": deliveries.rejected,
+        "awaiting": deliveries.awaiting,
+    }
+
+
+def _delivery_line(deliveries: DeliverySummary) -> str:
+    return (
+        f"{deliveries.delivered:,} delivered, {deliveries.undelivered:,} undelivered, "
+        f"{deliveries.rejected:,} rejected, "
+        f"{deliveries.awaiting:,} accepted with no receipt yet"
+    )
 
 
 def _reconcile_document(report: ReconcileReport) -> dict[str, Any]:

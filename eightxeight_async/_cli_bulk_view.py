@@ -55,7 +55,7 @@ __all__ = [
 LINE_INTERVAL = 5.0
 #: Bad rows named one by one on screen; the rest are counted (all are in ``--report``).
 NOTE_LIMIT = 20
-REPORT_COLUMNS = ("line", "client_message_id", "state", "reason")
+REPORT_COLUMNS = ("line", "client_message_id", "state", "reason", "delivery", "error_code")
 
 
 def count_lines(path: str) -> int | None:
@@ -428,13 +428,16 @@ def conclude(
 
 # --- the report file ---------------------------------------------------------------------------
 
-#: One row of the report: (line or None, client_message_id, state, reason).
-ReportRow = tuple[int | None, str, str, str]
+#: One row of the report: (line or None, client_message_id, state, reason, delivery state,
+#: delivery error code); the last two are "" for a row with no receipt.
+ReportRow = tuple[int | None, str, str, str, str, str]
 
 
 class ReportWriter:
     """``--report PATH``: the rows that were not accepted, in line order, written at the end.
 
+    Also the accepted rows whose delivery receipt said ``undelivered`` or ``rejected`` (state
+    ``accepted``, with the ``delivery`` and ``error_code`` columns), when receipts were recorded.
     Bad rows of the file arrive while it is read and go to a temporary file; the journal's
     rejected and unknown rows come at the end in row order; the two sorted streams are merged,
     so memory stays flat. The report replaces PATH in one step (written beside it, then renamed).
@@ -459,25 +462,32 @@ class ReportWriter:
     def add_bad(self, row: BadRow, client_message_id: str | None = None) -> None:
         """A row of the file that is never sent (with the id the job gave it, if any)."""
         cmid = row.client_message_id or client_message_id or ""
-        self._bad.writerow([row.line, cmid, "invalid", row.reason])
+        self._bad.writerow([row.line, cmid, "invalid", row.reason, "", ""])
 
     def _spooled(self) -> Iterator[ReportRow]:
         self._spool.seek(0)
-        for line, cmid, state, reason in csv.reader(self._spool):
-            yield int(line), cmid, state, reason
+        for line, cmid, state, reason, delivery, code in csv.reader(self._spool):
+            yield int(line), cmid, state, reason, delivery, code
 
     def finish(self, journal_rows: Iterable[ReportRow] = ()) -> int:
         """Write the report (bad rows merged with ``journal_rows``); return its row count."""
         with open(self._partial, "w", encoding="utf-8", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(REPORT_COLUMNS)
-            for line, cmid, state, reason in heapq.merge(
+            for line, cmid, state, reason, delivery, code in heapq.merge(
                 self._spooled(), journal_rows, key=_line_order
             ):
                 # An id may hold a number (a row's own id, "{batch}/{destination}"): masked
                 # like the reason, as everywhere the CLI shows one.
                 writer.writerow(
-                    ["" if line is None else line, mask_numbers(cmid), state, mask_numbers(reason)]
+                    [
+                        "" if line is None else line,
+                        mask_numbers(cmid),
+                        state,
+                        mask_numbers(reason),
+                        delivery,
+                        code,
+                    ]
                 )
                 self.rows += 1
         os.replace(self._partial, self.path)

@@ -38,6 +38,7 @@ from ._errors import ValidationError
 from ._http import HttpSender
 from ._ratelimit import InProcessRateLimiter, RateLimiter
 from ._raw import with_raw
+from ._telemetry import MeterProvider, TracerProvider, telemetry_for
 from ._tls import ssl_context_for
 from ._transport import build_http_client
 from ._validators import check_account_id, check_api_key, check_base_url, check_subaccount_id
@@ -90,6 +91,8 @@ class AsyncSmsClient(MessageMethods, BatchMethods, ExportMethods, AccountMethods
         http_client: httpx.AsyncClient | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         proxy: str | httpx.Proxy | None = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         """Configure the client; nothing is connected until the first request.
 
@@ -120,6 +123,9 @@ class AsyncSmsClient(MessageMethods, BatchMethods, ExportMethods, AccountMethods
                 requests to 8x8; else ``HTTPS_PROXY`` / ``ALL_PROXY``, with ``NO_PROXY``. HTTPS
                 goes through it as a CONNECT tunnel: TLS 1.3 and the API key stay end to end.
                 Loopback hosts (the sandbox) never use a proxy. Not with ``http_client``.
+            tracer_provider: OpenTelemetry's ``TracerProvider`` for this client's spans; else
+                the global one (``trace.set_tracer_provider``).
+            meter_provider: The ``MeterProvider`` for its measurements; else the global one.
 
         Raises:
             ValidationError: When a setting breaks a rule (a missing API key included).
@@ -167,6 +173,7 @@ class AsyncSmsClient(MessageMethods, BatchMethods, ExportMethods, AccountMethods
             raise ValidationError(
                 "rate_limiter", "an object implementing RateLimiter (acquire, pause, aclose)"
             )
+        telemetry = telemetry_for(tracer_provider, meter_provider)
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ValidationError("http_client", "an httpx.AsyncClient")
         if isinstance(max_connections, bool) or not isinstance(max_connections, int):
@@ -205,6 +212,7 @@ class AsyncSmsClient(MessageMethods, BatchMethods, ExportMethods, AccountMethods
             rate_limiter if rate_limiter is not None else InProcessRateLimiter(),
             owns_http=owns_http,
             owns_limiter=rate_limiter is None,
+            telemetry=telemetry,
         )
         self._parent = None
         self._view_closed = False

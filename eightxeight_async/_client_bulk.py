@@ -75,6 +75,8 @@ class BulkMethods(OperationClient):
                 it on the result's ``.job_id``). Give the same one to resume.
             journal: A :class:`~eightxeight_async.bulk.Journal`, or the path of one (opened
                 and closed by the job); ``None`` keeps no record (no resuming after a crash).
+                A ``Journal(path, receipts_only=True)`` is refused (``JournalError``); give the
+                same Journal to ``receipt_handler()`` to record receipts while the job runs.
             chunk_size: Messages per batch request, 1 to 10,000.
             concurrency: Batch requests in flight at once, 1 to 256; keep it within the client's
                 ``max_connections``, or requests wait for a connection (``timeout.pool``).

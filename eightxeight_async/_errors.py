@@ -19,9 +19,12 @@ Every error the SDK raises derives from :class:`EightXEightError`::
     │       ├── UpgradeRequiredError (426, code 1014)
     │       ├── RateLimitError (429)                     .retry_after
     │       └── InternalServerError (>= 500)
-    └── ResponseValidationError                          a 2xx body we could not parse
-        └── WebhookFormatError                           a webhook body that is not 8x8's
-            └── LegacyWebhookError                       a Wavecell-format webhook body
+    ├── ResponseValidationError                          a 2xx body we could not parse
+    │   └── WebhookFormatError                           a webhook body that is not 8x8's
+    │       └── LegacyWebhookError                       a Wavecell-format webhook body
+    ├── LogExportError                                   an export job ended without a file
+    │   └── LogExportTimeoutError                        export_logs' max_wait ran out
+    └── DeliveryTimeoutError (also TimeoutError)         tracker.wait's timeout; .umid .last_status
 
 Messages are sentences. None of them carries the API key, the message text or a full phone number:
 they are built only from status codes, 8x8 codes, 8x8's own messages and ids. Text that comes from

@@ -82,13 +82,19 @@ def bucket_for(bucket: Bucket, owner: str, limits: RateLimits) -> BucketPlan:
 
 async def on_rate_limited(
     limiter: RateLimiter, plan: BucketPlan, error: RateLimitError, policy: RetryPolicy
-) -> None:
+) -> float:
     """What a 429 does to its bucket: pause it for ``Retry-After``, capped by the policy.
 
     Without ``Retry-After`` nothing is paused; the retry's own backoff spaces the next attempt.
+
+    Returns:
+        The seconds the bucket was paused for (0 for none), for tracing.
     """
-    if error.retry_after:
-        await limiter.pause(plan.key, min(error.retry_after, policy.max_retry_after))
+    if not error.retry_after:
+        return 0.0
+    seconds = min(error.retry_after, policy.max_retry_after)
+    await limiter.pause(plan.key, seconds)
+    return seconds
 
 
 @runtime_checkable

@@ -48,12 +48,10 @@ from ._ratelimit import InProcessRateLimiter
 if TYPE_CHECKING:
     from redis.asyncio import Redis, RedisCluster
 else:
-    # At run time too, so that typing.get_type_hints() resolves the public signatures; without the
-    # [redis] extra the names stand for Any, and using the class says which extra to install.
-    try:
-        from redis.asyncio import Redis, RedisCluster
-    except ImportError:
-        Redis = RedisCluster = Any
+    # typing.get_type_hints() must resolve the public signatures at run time, but importing
+    # redis.asyncio costs ~90 ms (and redis >= 8 pulls in opentelemetry) on every
+    # `import eightxeight_async`: at run time the names stand for Any; redis loads on first use.
+    Redis = RedisCluster = Any
 
 __all__ = ["RateLimiterUnavailableError", "RedisRateLimiter"]
 

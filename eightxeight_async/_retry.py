@@ -163,6 +163,7 @@ async def retry_call(
     *,
     policy: RetryPolicy,
     kind: CallKind,
+    on_retry: Callable[[BaseException, float], None] | None = None,
 ) -> _T:
     """Call ``fn`` until it succeeds, a failure is final, or the attempts run out.
 
@@ -170,6 +171,8 @@ async def retry_call(
         fn: One attempt (it takes its own rate-limit token each time).
         policy: The retry policy.
         kind: The operation's kind of call.
+        on_retry: Told the error and the wait in seconds each time a failed attempt is about
+            to be tried again, before the wait (for tracing).
 
     Returns:
         What ``fn`` returned.
@@ -185,11 +188,19 @@ async def retry_call(
         if policy.max_attempts == 1 or not should_retry(exc, kind=kind, policy=policy):
             raise
         first_wait = wait_for_attempt(policy, exc, 1)
+        if on_retry is not None:
+            on_retry(exc, first_wait)
     await sleep(first_wait)
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
         return wait_for_attempt(policy, exc, state.attempt_number + 1)
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        if on_retry is not None and state.outcome is not None and state.next_action is not None:
+            error = state.outcome.exception()
+            if error is not None:
+                on_retry(error, state.next_action.sleep)
 
     retrying = tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(policy.max_attempts - 1),
@@ -198,5 +209,6 @@ async def retry_call(
         # Without reraise, tenacity raises RetryError and hides our typed error from the user.
         reraise=True,
         sleep=sleep,
+        before_sleep=None if on_retry is None else before_sleep,
     )
     return await retrying(fn)

@@ -470,8 +470,8 @@ def test_dry_run_reports_counts_and_sends_nothing(tmp_path: Path) -> None:
     assert "line 4: invalid destination (column 'to'): must be a phone number" in err
     assert not (tmp_path / "in.csv.journal").exists()
     assert list(csv.reader(io.StringIO(report.read_text()))) == [
-        ["line", "client_message_id", "state", "reason"],
-        ["4", "", "invalid", document_reason(err)],
+        ["line", "client_message_id", "state", "reason", "delivery", "error_code"],
+        ["4", "", "invalid", document_reason(err), "", ""],
     ]
     code, out, _ = invoke(*SETTINGS, "bulk", str(path), "--dry-run")
     assert code == 3
@@ -505,19 +505,21 @@ def test_report_merges_bad_rows_and_journal_rows_in_line_order(tmp_path: Path) -
     writer.add_bad(BadRow(3, "column 'text' is empty"), "job-1")
     writer.add_bad(BadRow(9, "not valid CSV (x)", client_message_id="own-9"), "job-7")
     journal = [
-        (2, "job-0", "rejected", "Invalid MSISDN +6591234567"),
-        (5, "job-3", "unknown", "the request timed out"),
-        (None, "job-99", "unknown", "a row of an earlier run"),
+        (2, "job-0", "rejected", "Invalid MSISDN +6591234567", "rejected", ""),
+        (5, "job-3", "unknown", "the request timed out", "", ""),
+        (6, "job-4", "accepted", "", "undelivered", "15"),
+        (None, "job-99", "unknown", "a row of an earlier run", "", ""),
     ]
-    assert writer.finish(journal) == 5
+    assert writer.finish(journal) == 6
     rows = list(csv.reader(io.StringIO(path.read_text())))
     assert rows == [
-        ["line", "client_message_id", "state", "reason"],
-        ["2", "job-0", "rejected", "Invalid MSISDN +65******67"],
-        ["3", "job-1", "invalid", "column 'text' is empty"],
-        ["5", "job-3", "unknown", "the request timed out"],
-        ["9", "own-9", "invalid", "not valid CSV (x)"],
-        ["", "job-99", "unknown", "a row of an earlier run"],
+        ["line", "client_message_id", "state", "reason", "delivery", "error_code"],
+        ["2", "job-0", "rejected", "Invalid MSISDN +65******67", "rejected", ""],
+        ["3", "job-1", "invalid", "column 'text' is empty", "", ""],
+        ["5", "job-3", "unknown", "the request timed out", "", ""],
+        ["6", "job-4", "accepted", "", "undelivered", "15"],
+        ["9", "own-9", "invalid", "not valid CSV (x)", "", ""],
+        ["", "job-99", "unknown", "a row of an earlier run", "", ""],
     ]
     assert not (tmp_path / "report.csv.partial").exists()
 
@@ -889,7 +891,12 @@ def test_ctrl_c_before_the_first_send_leaves_no_partial_report(
     )
     assert code == 130
     assert err.startswith(f"Job j, journal {csv_file}.journal.\nIf it stops, resume with: ")
-    assert sorted(p.name for p in csv_file.parent.iterdir()) == ["in.csv", "in.csv.journal"]
+    # The journal's holder lock file stays beside it (empty; see bulk._journal).
+    assert sorted(p.name for p in csv_file.parent.iterdir()) == [
+        "in.csv",
+        "in.csv.journal",
+        "in.csv.journal-lock",
+    ]
 
 
 def test_reconcile_picks_the_journals_only_job(

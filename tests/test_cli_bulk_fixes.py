@@ -123,7 +123,7 @@ def test_report_masks_a_number_in_a_client_message_id(tmp_path: Path) -> None:
     path = tmp_path / "report.csv"
     writer = ReportWriter(str(path))
     writer.add_bad(BadRow(2, "column 'text' is empty", client_message_id="+15550100003"))
-    writer.finish([(3, "b1/+6591234567", "rejected", "Invalid MSISDN")])
+    writer.finish([(3, "b1/+6591234567", "rejected", "Invalid MSISDN", "", "")])
     text = path.read_text()
     assert "15550100003" not in text
     assert "6591234567" not in text

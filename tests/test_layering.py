@@ -157,6 +157,7 @@ LAYERS: list[set[str]] = [
     {"bulk"},  # send_many's runner, journal and reconciliation, under the bulk method
     {"_calls"},
     {"_exports"},  # export_logs' polling and the CSV download, under the export methods
+    {"_telemetry"},  # spans and measurements of a call, under _calls
     {
         "_operations",
         "_models",
@@ -167,6 +168,8 @@ LAYERS: list[set[str]] = [
         "_webhook_models",
         "_webhook_receiver",
         "_webhook_redis",
+        "_tracking",
+        "_tracking_models",
     },
     {"_retry"},
     {"_ratelimit", "_redis"},

@@ -13,6 +13,15 @@ Example::
         async for result in client.send_many(rows, job_id="spring-sale", journal=journal):
             ...
         report = await reconcile(client, journal, "spring-sale")
+
+Delivery receipts land on the journal's rows through :meth:`Journal.receipt_handler`, a handler
+for :class:`~eightxeight_async.webhooks.WebhookReceiver` (in the process that sends, or in
+another one that opens ``Journal(path, receipts_only=True)``); :meth:`Journal.delivery_summary`
+counts them::
+
+    receiver = WebhookReceiver(journal.receipt_handler(), authorization=SECRET)
+    ...
+    print(journal.delivery_summary("spring-sale"))  # DeliverySummary(delivered=..., ...)
 """
 
 from ._job import BulkRun
@@ -20,6 +29,7 @@ from ._journal import Journal
 from ._reconcile import reconcile
 from ._results import (
     BulkResult,
+    DeliverySummary,
     InputChangedError,
     InvalidRow,
     JobInfo,
@@ -32,6 +42,7 @@ from ._results import (
 __all__ = [
     "BulkResult",
     "BulkRun",
+    "DeliverySummary",
     "InputChangedError",
     "InvalidRow",
     "JobInfo",

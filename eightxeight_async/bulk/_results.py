@@ -8,9 +8,11 @@ from datetime import datetime
 import attrs
 
 from .._errors import EightXEightError
+from .._models import MessageStateTypes
 
 __all__ = [
     "BulkResult",
+    "DeliverySummary",
     "InputChangedError",
     "InvalidRow",
     "JobInfo",
@@ -64,6 +66,14 @@ class BulkResult:
     """The masked number (``+65******67``); ``None`` when read from the journal alone."""
     resumed: bool = False
     """The state comes from an earlier run of the job: nothing was sent for it now."""
+    delivery: MessageStateTypes | None = None
+    """The latest delivery state a receipt recorded (``delivered``, ``undelivered``,
+    ``rejected``, ``read``, or ``queued``/``sent`` before a final one); ``None``: no receipt yet.
+    Set by ``Journal.rows`` only (see ``Journal.record_receipts``)."""
+    delivery_error: int | None = None
+    """The receipt's delivery error code (``status.errorCode``), when it had one."""
+    delivery_time: datetime | None = None
+    """When 8x8 stamped that receipt's state (its ``status.timestamp``)."""
 
 
 @attrs.frozen
@@ -108,6 +118,24 @@ class ReconcileReport:
     """The start of the exported window (``None`` when nothing needed an export)."""
     end: datetime | None = None
     """The end of the exported window."""
+
+
+@attrs.frozen(kw_only=True)
+class DeliverySummary:
+    """A job's rows by delivery state, from the receipts the journal recorded.
+
+    ``Journal.delivery_summary`` counts it; ``eightxeight bulk`` prints it after the row counts.
+    """
+
+    delivered: int
+    """Rows whose receipt said ``delivered`` (or ``read``)."""
+    undelivered: int
+    """Rows whose receipt said ``undelivered`` (the operator or the phone did not take it)."""
+    rejected: int
+    """Rows whose receipt said ``rejected`` (8x8 refused the message: usually rows REJECTED
+    in 8x8's answer already, which 8x8 also sends a receipt for)."""
+    awaiting: int
+    """ACCEPTED rows with no final receipt yet (none at all, or only ``queued``/``sent``)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -96,7 +96,7 @@ def test_bulk_sends_every_good_row_once_and_reports_the_rest(
     assert err.rstrip().endswith(f"{report} lists them by line.")
 
     rows = list(csv.reader(io.StringIO(report.read_text())))
-    assert rows[0] == ["line", "client_message_id", "state", "reason"]
+    assert rows[0] == ["line", "client_message_id", "state", "reason", "delivery", "error_code"]
     assert [(r[0], r[1], r[2]) for r in rows[1:]] == [
         ("101", "spring-99", "invalid"),
         ("502", "spring-500", "invalid"),

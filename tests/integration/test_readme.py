@@ -58,11 +58,30 @@ EXPECTED = [
     ),
     ("cancel_message", ["cancelled 1", "after delete_pii: ''"]),
     ("export_logs", [" order-17 delivered "]),
+    (
+        "DeliveryTracker(",
+        [" delivered via receipt", " undelivered via receipt 1", " delivered via poll"],
+    ),
+    (
+        "set_tracer_provider",
+        [
+            "8x8 send_sms UNSET",
+            "'eightxeight.retry.wait': 1.0",
+            "eightxeight.client.rate_limited {'eightxeight.operation': 'send_sms'} 1",
+        ],
+    ),
+    (
+        "receipt_handler()",
+        [
+            "DeliverySummary(delivered=49, undelivered=1, rejected=0, awaiting=0)",
+            "row 7 undelivered error 15",
+        ],
+    ),
     ("get_prices", ["SG ", "balance: ", " ***"]),
     ("with_raw_response", ["HTTP 200 application/json after 1 attempt", "state: "]),
     # one batch dropped: 10,000 unknown, not found in the log export, resent once
     (
-        "send_many",
+        "reconcile(",
         [
             "row 20000 invalid: Invalid destination",
             "'unknown': 10000",
