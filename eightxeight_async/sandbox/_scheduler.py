@@ -37,11 +37,16 @@ class SandboxClock:
     ``mono()`` is the time lifecycles are measured in, ``now()`` the UTC time the sandbox shows
     (``createdAt``, ``scheduled`` checks, export ranges). :meth:`call_at` runs a callback once
     ``mono()`` reaches a time, on the running event loop.
+
+    A ``manual`` clock (``eightxeight_async.testing``'s mock) stands still: only :meth:`advance`
+    moves :meth:`mono`, and work is run when it falls due by an advance (or at once when it is
+    due already), never by a timer of the host's time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, manual: bool = False) -> None:
         self.offset = 0.0
         """Seconds the sandbox is ahead of the host's clocks."""
+        self._frozen = time.monotonic() if manual else None
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._order = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
@@ -51,7 +56,8 @@ class SandboxClock:
 
     def mono(self) -> float:
         """The sandbox's monotonic time, in seconds."""
-        return time.monotonic() + self.offset
+        base = time.monotonic() if self._frozen is None else self._frozen
+        return base + self.offset
 
     def now(self) -> datetime:
         """The sandbox's current UTC time."""
@@ -123,6 +129,8 @@ class SandboxClock:
             self._timer = None
         if self._heap:
             delay = max(0.0, self._heap[0][0] - self.mono())
+            if delay > 0 and self._frozen is not None:
+                return  # a manual clock's time moves only with advance(), which fires it
             self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
 
     def _fire(self) -> None:

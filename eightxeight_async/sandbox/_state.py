@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -68,6 +69,9 @@ class SandboxState:
     id; the last :data:`MAX_ARRIVALS` of each. Read by ``GET /_sandbox/arrivals``."""
     dlr_attempts: list[tuple[str, str, int | None]] = attrs.Factory(list)
     """Each DLR delivery attempt: (umid, url, HTTP status or None on a connection failure)."""
+    receipt_sink: Callable[[StoredMessage, dict[str, Any]], None] | None = None
+    """When set, every receipt falls due into this callable (the message, the receipt body)
+    instead of being posted anywhere: ``eightxeight_async.testing``'s in-process mock."""
     _last_details: dict[str, float] = attrs.Factory(dict)
     _tasks: set[asyncio.Task[None]] = attrs.Factory(set)
     _webhook_client: httpx.AsyncClient | None = None
