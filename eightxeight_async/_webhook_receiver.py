@@ -3,6 +3,8 @@
 Order of the checks, each answered before the body is parsed: method (405), source address (403),
 ``Authorization`` (401), size (413). Then the body is parsed (400 for garbage or a legacy body),
 8x8 gets its 200 at once, and the handler runs in a task of its own after the answer went out.
+``WebhookReceiver.respond`` is the same path for servers that are not ASGI (aiohttp.web): one
+``_decide`` makes every answer, whichever entry the post came through.
 """
 
 from __future__ import annotations
@@ -12,8 +14,18 @@ import collections
 import hmac
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    MutableMapping,
+)
 from typing import Any, Protocol, runtime_checkable
+
+import attrs
 
 from ._webhook_models import (
     DeliveryReceipt,
@@ -24,7 +36,7 @@ from ._webhook_models import (
     parse_event,
 )
 
-__all__ = ["DedupeStore", "InMemoryDedupe", "WebhookReceiver", "dedupe_key"]
+__all__ = ["DedupeStore", "InMemoryDedupe", "WebhookAnswer", "WebhookReceiver", "dedupe_key"]
 
 logger = logging.getLogger("eightxeight_async.webhooks")
 
@@ -100,6 +112,23 @@ def dedupe_key(event: WebhookEvent) -> str | None:
 
 
 _DEFAULT_DEDUPE: Any = object()
+
+
+@attrs.frozen
+class WebhookAnswer:
+    """What the receiver answers one post (see :meth:`WebhookReceiver.respond`)."""
+
+    status: int
+    """The HTTP status: 200, or 400, 401, 403, 405, 413 (the table in ``webhooks``)."""
+    text: str
+    """A short plain-text body: ``OK``, or the sentence that says why not."""
+    headers: tuple[tuple[str, str], ...]
+    """``Content-Type``, and ``Allow: POST`` on a 405 (no ``Content-Length``: the server's)."""
+
+    @property
+    def body(self) -> bytes:
+        """``text`` as UTF-8, the bytes to send."""
+        return self.text.encode("utf-8")
 
 
 class _Disconnected(Exception):
@@ -192,31 +221,111 @@ class WebhookReceiver:
             return
         if scope["type"] != "http":
             return  # a websocket is refused by returning without accepting it
-        if scope.get("method") != "POST":
-            await _answer(send, 405, "Only POST is accepted.", allow=True)
-            return
-        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
-        if not self._address_allowed(scope, headers):
-            await _answer(send, 403, "The source address is not allowed.")
-            return
-        if not self._authorized(headers):
-            await _answer(send, 401, "Missing or wrong Authorization header.")
-            return
+        client = scope.get("client")
         try:
-            body = await self._read_body(headers, receive)
+            answer, event = await self._decide(
+                method=str(scope.get("method")),
+                headers=list(scope.get("headers") or []),
+                client_host=str(client[0]) if client else None,
+                read_body=lambda: self._read_asgi_body(receive),
+            )
         except _Disconnected:
             return  # 8x8 gave up on this attempt; it will post again
+        content = answer.body
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
+        headers.append((b"content-length", str(len(content)).encode("ascii")))
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+        if event is not None:
+            self._dispatch(event)
+
+    async def respond(
+        self,
+        *,
+        method: str,
+        headers: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]],
+        body: bytes | AsyncIterable[bytes],
+        client_host: str | None,
+    ) -> WebhookAnswer:
+        """Check and handle one post for a server that is not ASGI (aiohttp.web, ...).
+
+        The same checks, in the same order, and the same answers as the ASGI app; send the
+        returned answer as it is. A new event's handler is started in a task of its own before
+        this returns, and never delays the answer. With aiohttp.web::
+
+            async def webhook(request: web.Request) -> web.Response:
+                answer = await receiver.respond(
+                    method=request.method,
+                    headers=request.headers,
+                    body=request.content.iter_chunked(16_384),
+                    client_host=request.remote,
+                )
+                return web.Response(
+                    status=answer.status, body=answer.body, headers=answer.headers
+                )
+
+        Args:
+            method: The request's method (``"POST"``; anything else is 405).
+            headers: Its headers, every one of them: a multi-valued mapping (aiohttp's
+                ``request.headers``) or ``(name, value)`` pairs; names in any case.
+            body: The body, whole, or as chunks read only once the post passed the address and
+                ``Authorization`` checks, and only up to ``max_body_bytes``. An exception the
+                chunks raise (the client went away) is not caught.
+            client_host: The connection's address (aiohttp's ``request.remote``), which
+                ``allowed_ips`` checks; ``None`` when unknown (then refused by an allow-list).
+
+        Returns:
+            The status, plain-text body and headers to answer with.
+        """
+        if isinstance(headers, Mapping):
+            pairs: Iterable[tuple[str | bytes, str | bytes]] = headers.items()
+        else:
+            pairs = headers
+
+        async def read_body() -> bytes | None:
+            if isinstance(body, (bytes, bytearray, memoryview)):
+                whole = bytes(body)
+                return None if len(whole) > self.max_body_bytes else whole
+            return await self._read_chunks(body)
+
+        answer, event = await self._decide(
+            method=method,
+            headers=[(_raw(name).lower(), _raw(value)) for name, value in pairs],
+            client_host=client_host,
+            read_body=read_body,
+        )
+        if event is not None:
+            self._dispatch(event)
+        return answer
+
+    async def _decide(
+        self,
+        *,
+        method: str,
+        headers: list[tuple[bytes, bytes]],
+        client_host: str | None,
+        read_body: Callable[[], Awaitable[bytes | None]],
+    ) -> tuple[WebhookAnswer, WebhookEvent | None]:
+        """The answer to one post, and the event to hand on (None: refused or a duplicate).
+
+        Every entry (ASGI, :meth:`respond`) goes through here, so that both answer alike.
+        """
+        if method != "POST":
+            return _answer(405, "Only POST is accepted.", allow=True), None
+        if not self._address_allowed(client_host, headers):
+            return _answer(403, "The source address is not allowed."), None
+        if not self._authorized(headers):
+            return _answer(401, "Missing or wrong Authorization header."), None
+        body = None if self._declared_too_large(headers) else await read_body()
         if body is None:
-            await _answer(send, 413, f"The body is larger than {self.max_body_bytes} bytes.")
-            return
+            return _answer(413, f"The body is larger than {self.max_body_bytes} bytes."), None
         try:
             event = parse_event(body)
         except WebhookFormatError as exc:
             # 8x8 retries a 4xx too, but the same bytes come back each time and fail the same
             # way; 400 tells the truth (and shows in 8x8's delivery logs), where a 200 would
             # hide a legacy format or a broken proxy from whoever reads them.
-            await _answer(send, 400, str(exc))
-            return
+            return _answer(400, str(exc)), None
         key = dedupe_key(event)
         fresh = True
         if key is not None and self.dedupe is not None:
@@ -226,11 +335,12 @@ class WebhookReceiver:
                 # Fail open: a duplicate the handler must tolerate anyway (it is keyed on umid
                 # and state) is better than an event lost after 8x8's last retry.
                 logger.exception("The webhook dedupe store failed; handing the event on.")
-        await _answer(send, 200, "OK")
-        if fresh:
-            task = asyncio.get_running_loop().create_task(self._run(event))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        return _OK, (event if fresh else None)
+
+    def _dispatch(self, event: WebhookEvent) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _run(self, event: WebhookEvent) -> None:
         try:
@@ -238,13 +348,10 @@ class WebhookReceiver:
         except Exception:  # the app must outlive any handler bug
             logger.exception("The webhook handler failed on a %s.", type(event).__name__)
 
-    def _address_allowed(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> bool:
+    def _address_allowed(self, client_host: str | None, headers: list[tuple[bytes, bytes]]) -> bool:
         if self._networks is None:
             return True
-        host: str | None = None
-        client = scope.get("client")
-        if client:
-            host = str(client[0])
+        host = client_host
         if self.trust_forwarded:
             forwarded = [v for k, v in headers if k.lower() == b"x-forwarded-for"]
             if forwarded:
@@ -267,31 +374,41 @@ class WebhookReceiver:
             return False
         return hmac.compare_digest(values[0], self._authorization)
 
-    async def _read_body(
-        self, headers: list[tuple[bytes, bytes]], receive: Receive
-    ) -> bytes | None:
-        """The body, or None once it passes the limit (the rest is never read)."""
+    def _declared_too_large(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """Whether a ``Content-Length`` announces more than the limit (then nothing is read)."""
         for name, value in headers:
             if name.lower() == b"content-length":
                 try:
                     if int(value) > self.max_body_bytes:
-                        return None
+                        return True
                 except ValueError:
                     pass
-        chunks: list[bytes] = []
+        return False
+
+    async def _read_asgi_body(self, receive: Receive) -> bytes | None:
+        """The body, or None once it passes the limit (the rest is never read)."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Disconnected
+                yield message.get("body", b"")
+                if not message.get("more_body", False):
+                    return
+
+        return await self._read_chunks(chunks())
+
+    async def _read_chunks(self, chunks: AsyncIterable[bytes]) -> bytes | None:
+        """Join ``chunks``; None as soon as they pass the limit (the rest is never read)."""
+        parts: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk: bytes = message.get("body", b"")
+        async for chunk in chunks:
             size += len(chunk)
             if size > self.max_body_bytes:
                 return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+            parts.append(bytes(chunk))
+        return b"".join(parts)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -304,13 +421,26 @@ class WebhookReceiver:
                 return
 
 
-async def _answer(send: Send, status: int, text: str, *, allow: bool = False) -> None:
-    body = text.encode("utf-8")
-    headers = [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(body)).encode("ascii")),
-    ]
+def _raw(value: str | bytes) -> bytes:
+    """A header name or value as the bytes on the wire.
+
+    aiohttp (like most servers) decodes header bytes as UTF-8 with ``surrogateescape``, which this
+    undoes exactly; any other text still maps ASCII to the same bytes and everything else to
+    non-ASCII bytes, so that no decoding can make a value match an ASCII ``Authorization``.
+    """
+    if isinstance(value, bytes):
+        return value
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+
+
+def _answer(status: int, text: str, *, allow: bool = False) -> WebhookAnswer:
+    headers = [("content-type", "text/plain; charset=utf-8")]
     if allow:
-        headers.append((b"allow", b"POST"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        headers.append(("allow", "POST"))
+    return WebhookAnswer(status=status, text=text, headers=tuple(headers))
+
+
+_OK = _answer(200, "OK")

@@ -18,6 +18,9 @@ ASGI app that checks and parses each post, answers 8x8 at once and runs your han
     app.mount("/webhooks/8x8", receiver)         # Starlette / FastAPI; or uvicorn.run(receiver)
     # then set_webhook(url="https://example.com/webhooks/8x8/", http_authorization=...)
 
+Servers that are not ASGI (aiohttp.web) call ``await receiver.respond(method=, headers=, body=,
+client_host=)`` and send the returned :class:`WebhookAnswer`: the same checks and answers.
+
 Give ``set_webhook`` a mounted receiver's URL with its trailing slash: Starlette answers the bare
 path with a redirect, which is not the receiver.
 
@@ -74,7 +77,13 @@ from ._webhook_models import (
     WebhookFormatError,
     parse_event,
 )
-from ._webhook_receiver import DedupeStore, InMemoryDedupe, WebhookReceiver, dedupe_key
+from ._webhook_receiver import (
+    DedupeStore,
+    InMemoryDedupe,
+    WebhookAnswer,
+    WebhookReceiver,
+    dedupe_key,
+)
 from ._webhook_redis import RedisDedupe
 
 __all__ = [
@@ -90,6 +99,7 @@ __all__ = [
     "SurveyResponse",
     "TemplateVariable",
     "UnknownEvent",
+    "WebhookAnswer",
     "WebhookEvent",
     "WebhookFormatError",
     "WebhookReceiver",

@@ -84,19 +84,20 @@ async def _deliver(
     # 8x8 tries once, then again after 1, 10, 30 and 90 seconds (scaled here).
     for delay in (0.0, *state.dlr_retry_delays):
         await state.clock.sleep(delay)
-        headers = await _authorization(client, webhook)
-        if headers is None:  # no token: this attempt fails like a connection failure
-            state.dlr_attempts.append((message.umid, url, None))
-            continue
-        try:
-            # ASCII JSON: a lone surrogate a client sent (clientMessageId) stays an escape,
-            # where httpx's own UTF-8 encoding would fail the whole receipt task.
-            answer = await client.post(
-                url, content=content, headers={**headers, "Content-Type": "application/json"}
-            )
-        except httpx.HTTPError:
-            state.dlr_attempts.append((message.umid, url, None))
-            continue
+        async with state.receipt_gate():
+            headers = await _authorization(client, webhook)
+            if headers is None:  # no token: this attempt fails like a connection failure
+                state.dlr_attempts.append((message.umid, url, None))
+                continue
+            try:
+                # ASCII JSON: a lone surrogate a client sent (clientMessageId) stays an escape,
+                # where httpx's own UTF-8 encoding would fail the whole receipt task.
+                answer = await client.post(
+                    url, content=content, headers={**headers, "Content-Type": "application/json"}
+                )
+            except httpx.HTTPError:
+                state.dlr_attempts.append((message.umid, url, None))
+                continue
         state.dlr_attempts.append((message.umid, url, answer.status_code))
         if answer.status_code < 400:
             return

@@ -22,6 +22,8 @@ __all__ = ["CURRENCY", "MAX_ARRIVALS", "TEST_NUMBERS", "Batch", "SandboxState", 
 
 #: Arrivals kept per subaccount (and for the account): the latest ones, so memory stays bounded.
 MAX_ARRIVALS = 100_000
+#: Receipt posts in flight at once, below the webhook client's pool of 100 connections.
+RECEIPT_POSTS_IN_FLIGHT = 50
 
 
 @attrs.define(kw_only=True)
@@ -75,6 +77,7 @@ class SandboxState:
     _last_details: dict[str, float] = attrs.Factory(dict)
     _tasks: set[asyncio.Task[None]] = attrs.Factory(set)
     _webhook_client: httpx.AsyncClient | None = None
+    _receipt_gate: asyncio.Semaphore | None = None
 
     def spawn(self, work: Any) -> None:
         """Run the coroutine ``work`` in the background until it ends or the sandbox stops."""
@@ -87,6 +90,16 @@ class SandboxState:
         if self._webhook_client is None:
             self._webhook_client = httpx.AsyncClient(timeout=5.0)
         return self._webhook_client
+
+    def receipt_gate(self) -> asyncio.Semaphore:
+        """The bound on receipt posts in flight (made on first use).
+
+        Thousands started at once (a bulk job's) would queue in the webhook client's pool past
+        its 5 s pool timeout and fail as if the receiver were down.
+        """
+        if self._receipt_gate is None:
+            self._receipt_gate = asyncio.Semaphore(RECEIPT_POSTS_IN_FLIGHT)
+        return self._receipt_gate
 
     def receipt(self, message: StoredMessage) -> dict[str, Any]:
         """The final delivery receipt of ``message``, in 8x8's webhook envelope."""

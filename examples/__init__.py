@@ -1,0 +1,1 @@
+"""Runnable examples of eightxeight-async: see examples/README.md."""

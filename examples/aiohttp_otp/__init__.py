@@ -1,0 +1,1 @@
+"""The aiohttp.web OTP example: ``python -m examples.aiohttp_otp``."""

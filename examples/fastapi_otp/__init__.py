@@ -1,0 +1,1 @@
+"""The FastAPI OTP example: ``python -m examples.fastapi_otp``."""

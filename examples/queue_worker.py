@@ -1,0 +1,296 @@
+"""A worker that drains an ``asyncio.Queue`` of SMS jobs with ``send_many`` and a journal.
+
+A producer task fills the queue (from a CSV file, or a generator of test numbers, standing in for
+whatever feeds your queue: a web handler, a message broker); the worker hands the queue to
+``send_many`` as an async iterable, which sends it as batch requests of ``--chunk-size`` messages
+with ``--concurrency`` requests in flight, and records every row in the journal before and after
+its request. Run it again with the same ``--job-id`` and the same input after a crash: rows already
+accepted, rejected or invalid are not sent again.
+
+Configuration is the client's environment (``eightxeight sandbox`` prints it)::
+
+    EIGHTXEIGHT_API_KEY, EIGHTXEIGHT_SUBACCOUNT_ID, EIGHTXEIGHT_BASE_URL, EIGHTXEIGHT_CA_BUNDLE
+
+Run::
+
+    python examples/queue_worker.py --generate 2000 --journal worker.journal
+    python examples/queue_worker.py --csv jobs.csv --job-id spring-sale --journal worker.journal
+
+With ``--listen HOST:PORT`` the worker also receives 8x8's delivery receipts while it runs (a
+``WebhookReceiver`` under uvicorn, registered with ``set_webhook``), records each in the journal
+(``Journal.receipt_handler``), and after the job waits up to ``--receipts-wait`` seconds for the
+rest, then prints the delivery counts. It needs ``EIGHTXEIGHT_ACCOUNT_ID`` and
+``WORKER_WEBHOOK_AUTHORIZATION`` (the ``Authorization`` value 8x8 is to send), and
+``WORKER_WEBHOOK_URL`` when 8x8 reaches the worker at another address than ``http://HOST:PORT/``.
+
+The CSV has a ``destination`` column and, optionally, ``text`` (else ``--text``). Exit status: 0
+when every row has a final state, 1 when some are UNKNOWN (run ``eightxeight bulk reconcile``),
+2 for a configuration or input error. No message text or full number is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import os
+import socket
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from eightxeight_async import AsyncSmsClient, EightXEightError, ValidationError
+from eightxeight_async.bulk import BulkResult, DeliverySummary, Journal, JournalError, RowState
+from eightxeight_async.webhooks import WebhookReceiver
+
+#: The variables the client needs; the others (base URL, CA bundle) have defaults.
+REQUIRED = ("EIGHTXEIGHT_API_KEY", "EIGHTXEIGHT_SUBACCOUNT_ID")
+#: How many jobs may wait in the queue: the producer waits when the worker falls behind.
+QUEUE_SIZE = 5_000
+#: How many rows that did not end ACCEPTED are shown one by one.
+SHOWN = 5
+#: The sandbox's test number that 8x8 REJECTS in its answer (see ``eightxeight sandbox``).
+REJECTED_NUMBER = "+15550100003"
+#: The sandbox's test number that is accepted and ends undelivered (error 15).
+UNDELIVERED_NUMBER = "+15550100001"
+#: The variables ``--listen`` needs besides the client's.
+LISTEN_REQUIRED = ("EIGHTXEIGHT_ACCOUNT_ID", "WORKER_WEBHOOK_AUTHORIZATION")
+
+Job = dict[str, str]
+_END: Any = object()
+
+
+def generated(count: int) -> list[Job]:
+    """``count`` jobs for the sandbox, whose outcomes are known in advance.
+
+    Every 100th row (99, 199, ...) is the test number 8x8 REJECTS; rows 125, 375, 625, ... hold
+    a bad number (INVALID, never sent); rows 49, 149, 249, ... the test number that is ACCEPTED
+    and ends undelivered; the rest are valid numbers, ACCEPTED and delivered.
+    """
+    jobs: list[Job] = []
+    for row in range(count):
+        if row % 100 == 99:
+            destination = REJECTED_NUMBER
+        elif row % 100 == 49:
+            destination = UNDELIVERED_NUMBER
+        elif row % 250 == 125:
+            destination = "not-a-number"
+        else:
+            destination = f"+6591{row % 1_000_000:06d}"
+        jobs.append({"destination": destination})
+    return jobs
+
+
+async def produce(queue: asyncio.Queue[Any], jobs: Any) -> None:
+    """Put every job on the queue, then the end marker (waits whenever the queue is full)."""
+    try:
+        for job in jobs:
+            await queue.put(job)
+    except Exception:
+        await queue.put(_END)  # the rows so far are sent; the worker reports the error
+        raise
+    await queue.put(_END)
+
+
+def csv_jobs(path: Path) -> Any:
+    """The CSV's rows as jobs, read lazily (a file of millions of rows never sits in memory)."""
+    with path.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        if reader.fieldnames is None or "destination" not in reader.fieldnames:
+            msg = f"{path} has no 'destination' column in its header line."
+            raise ValueError(msg)
+        for line in reader:
+            job = {"destination": line["destination"] or ""}
+            if line.get("text"):
+                job["text"] = line["text"]
+            yield job
+
+
+async def drain(queue: asyncio.Queue[Any]) -> AsyncIterator[Job]:
+    """The queue as an async iterable, ending at the end marker: what ``send_many`` reads."""
+    while True:
+        job = await queue.get()
+        queue.task_done()
+        if job is _END:
+            return
+        yield job
+
+
+def configuration_problems(environ: Mapping[str, str]) -> list[str]:
+    """What is missing from the environment, as sentences (empty when nothing is)."""
+    return [
+        f"{name} is not set (eightxeight sandbox prints it; for 8x8, see your account)."
+        for name in REQUIRED
+        if not environ.get(name)
+    ]
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Send the jobs (receiving receipts with ``--listen``); print a summary; the exit status."""
+    if args.csv is not None:
+        jobs: Any = csv_jobs(args.csv)
+        where = f"CSV {args.csv}"
+    else:
+        jobs = generated(args.generate)
+        where = f"a generator of {args.generate:,} jobs"
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUE_SIZE)
+    counts: Counter[RowState] = Counter()
+    notable: list[BulkResult] = []
+    resumed = 0
+    started = time.monotonic()
+    with Journal(args.journal) as journal:
+        async with AsyncSmsClient() as client, receiving(args, client, journal) as receiver:
+            producer = asyncio.create_task(produce(queue, jobs))
+            job = client.send_many(
+                drain(queue),
+                template={"text": args.text},
+                job_id=args.job_id,
+                journal=journal,
+                chunk_size=args.chunk_size,
+                concurrency=args.concurrency,
+            )
+            print(f"queue worker: job {job.job_id}, jobs from {where}")
+            try:
+                async with job:
+                    async for result in job:
+                        counts[result.state] += 1
+                        resumed += result.resumed
+                        if result.state is not RowState.ACCEPTED:
+                            # The first rows by position: chunks finish in any order.
+                            notable = sorted([*notable, result], key=lambda r: r.row)[:SHOWN]
+            finally:
+                producer.cancel()
+                await asyncio.gather(producer, return_exceptions=True)
+            producer_error = None if producer.cancelled() else producer.exception()
+            elapsed = time.monotonic() - started
+            deliveries = None
+            if receiver is not None:
+                deliveries = await receipts_awaited(journal, job.job_id, args.receipts_wait)
+                await receiver.drain()
+    if producer_error is not None:  # the CSV broke off: the rows read so far stand
+        print(f"The input stopped early: {producer_error}", file=sys.stderr)
+    total = sum(counts.values())
+    for result in notable:
+        print(f"  row {result.row}: {result.state.value}: {result.reason} ({result.destination})")
+    for state in RowState:
+        print(f"{state.value:<12}{counts[state]:>8,}")
+    print(f"{'total':<12}{total:>8,}")
+    if resumed:
+        print(f"{resumed:,} row(s) stood in the journal from an earlier run: not sent again")
+    rate = f", {total / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+    print(f"sent in {elapsed:.1f} s{rate}; journal {args.journal}")
+    if deliveries is not None:
+        print("delivery receipts recorded in the journal:")
+        for name in ("delivered", "undelivered", "rejected", "awaiting"):
+            print(f"{name:<12}{getattr(deliveries, name):>8,}")
+    if counts[RowState.UNKNOWN]:
+        print(
+            f"{counts[RowState.UNKNOWN]} row(s) have an unknown outcome: "
+            f"eightxeight bulk reconcile --journal {args.journal} {job.job_id}",
+            file=sys.stderr,
+        )
+        return 1
+    return 2 if producer_error is not None else 0
+
+
+@contextlib.asynccontextmanager
+async def receiving(
+    args: argparse.Namespace, client: AsyncSmsClient, journal: Journal
+) -> AsyncIterator[WebhookReceiver | None]:
+    """With ``--listen``: serve a receiver that records receipts in ``journal``; else nothing."""
+    if args.listen is None:
+        yield None
+        return
+    import uvicorn  # only with --listen (the sandbox extra has it)
+
+    host, _, port = args.listen.rpartition(":")
+    authorization = os.environ["WORKER_WEBHOOK_AUTHORIZATION"]
+    receiver = WebhookReceiver(journal.receipt_handler(), authorization=authorization)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.bind((host.strip("[]"), int(port)))
+    server = uvicorn.Server(uvicorn.Config(receiver, log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        # uvicorn.Server reports its start with a flag, not an event.
+        while not server.started and not serving.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if serving.done():
+            serving.result()  # raises what stopped the server
+        bound = sock.getsockname()[1]
+        url = os.environ.get("WORKER_WEBHOOK_URL") or f"http://{host}:{bound}/"
+        await client.set_webhook(url=url, http_authorization=authorization)
+        print(f"receiving delivery receipts at {url}")
+        yield receiver
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
+
+
+async def receipts_awaited(journal: Journal, job_id: str, limit: float) -> DeliverySummary:
+    """The job's delivery counts once no accepted row awaits its receipt, or after ``limit`` s."""
+    deadline = time.monotonic() + limit
+    while True:
+        deliveries = journal.delivery_summary(job_id)
+        if deliveries.awaiting == 0 or time.monotonic() >= deadline:
+            return deliveries
+        await asyncio.sleep(0.2)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = cli.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", type=Path, help="a CSV with a destination column")
+    source.add_argument("--generate", type=int, metavar="N", help="N jobs for the sandbox")
+    cli.add_argument("--job-id", help="the job's id; give it again to resume (else a new one)")
+    cli.add_argument("--journal", default="queue-worker.journal", help="the journal file")
+    cli.add_argument("--text", default="Your parcel is on its way.", help="the default text")
+    cli.add_argument("--chunk-size", type=int, default=500, help="messages per batch request")
+    cli.add_argument("--concurrency", type=int, default=4, help="batch requests in flight")
+    cli.add_argument("--listen", metavar="HOST:PORT", help="receive delivery receipts there")
+    cli.add_argument(
+        "--receipts-wait", type=float, default=30.0, help="seconds to wait for receipts at the end"
+    )
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments, check the environment, run; the exit status."""
+    args = parser().parse_args(argv)
+    problems = configuration_problems(os.environ)
+    if args.generate is not None and args.generate < 0:
+        problems.append("--generate must be 0 or more.")
+    if args.csv is not None and not args.csv.is_file():
+        problems.append(f"--csv {args.csv} is not a file.")
+    if args.listen is not None:
+        problems += [
+            f"{name} is not set: --listen registers a webhook that sends it."
+            for name in LISTEN_REQUIRED
+            if not os.environ.get(name)
+        ]
+        host, _, port = args.listen.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            problems.append("--listen must be HOST:PORT, e.g. 127.0.0.1:8001 (0: any free port).")
+    if problems:
+        print("queue worker cannot start:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run(args))
+    except ValidationError as exc:  # a setting or argument broke a rule; names no secret
+        print(f"queue worker cannot start: {exc}", file=sys.stderr)
+        return 2
+    except JournalError as exc:
+        print(f"queue worker: the journal cannot be used: {exc}", file=sys.stderr)
+        return 2
+    except EightXEightError as exc:  # stopped the job; every row stands in the journal
+        print(f"queue worker stopped: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
