@@ -88,6 +88,20 @@ class State(enum.Enum):
     CLOSED = 3
 
 
+NO_LOOP = (
+    "eightxeight-async runs on asyncio only, and no asyncio event loop is running here (trio?): "
+    "call the client from a coroutine run by asyncio (asyncio.run, or anyio's asyncio backend)."
+)
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The running asyncio loop, or a ``RuntimeError`` that says the SDK needs one."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(NO_LOOP) from None
+
+
 def to_timeout(value: object, field: str = "timeout") -> httpx.Timeout:
     """A timeout argument as an ``httpx.Timeout``.
 
@@ -209,7 +223,7 @@ class CallCore:
 
     def bind(self) -> None:
         """Tie the client to the running event loop on first use; refuse any other loop."""
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         if self.loop is None:
             self.loop = loop
         elif loop is not self.loop:
@@ -218,10 +232,10 @@ class CallCore:
     async def aclose(self) -> None:
         """Stop every call in progress, then close the pool and limiter the SDK made."""
         if self._closed is not None:
-            if self.loop is asyncio.get_running_loop():
+            if self.loop is running_loop():
                 await self._closed.wait()  # a concurrent aclose() is still at work
             return
-        if self.loop is not None and self.loop is not asyncio.get_running_loop():
+        if self.loop is not None and self.loop is not running_loop():
             raise RuntimeError(OTHER_LOOP)
         self.state = State.CLOSED
         closed = self._closed = asyncio.Event()
@@ -277,7 +291,7 @@ class CallCore:
         if self.state is State.CLOSED:
             msg = f"Cannot call {name}: this AsyncSmsClient was closed with aclose()."
             raise RuntimeError(msg)
-        if asyncio.get_running_loop() is not self.loop:
+        if running_loop() is not self.loop:
             self.bind()
         task = asyncio.current_task()
         if task is None:  # not in a task: nothing can stop it but its own end
@@ -353,7 +367,7 @@ class CallCore:
         if self.state is State.CLOSED:
             msg = f"Cannot call {op.name}: this AsyncSmsClient was closed with aclose()."
             raise RuntimeError(msg)
-        if asyncio.get_running_loop() is not self.loop:
+        if running_loop() is not self.loop:
             self.bind()
         plan = bucket_for(op.bucket, owner, settings.rate_limits)
         # After the checks: a call refused before any I/O makes no span and no measurement.

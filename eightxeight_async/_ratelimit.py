@@ -25,7 +25,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ._clock import pauses_skipped
+from ._clock import now as clock_now
+from ._clock import pauses_skipped, skip_limiter_wait
 from ._config import RateLimits, RetryPolicy
 from ._errors import RateLimitError, ValidationError
 
@@ -192,6 +193,10 @@ class InProcessRateLimiter:
     only for those that are busy.
 
     The limiter follows the event loop it is used in: used from another loop, it starts afresh.
+
+    In the no-backoff mode (``eightxeight_async.testing``) a caller that would wait does not:
+    the limiter's own clock jumps to its slot, so the tokens are still handed out in order and
+    counted as if the time had passed, and the skipped wait is recorded.
     """
 
     def __init__(self) -> None:
@@ -199,6 +204,9 @@ class InProcessRateLimiter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_sweep = SWEEP_THRESHOLD
         self._sweep_at = 0.0
+        # Seconds this limiter's clock is ahead of the SDK's (_clock.now, which a test's
+        # SmsMock.advance moves): the waits the no-backoff mode skipped. It only grows.
+        self._skew = 0.0
 
     def _clock(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -206,6 +214,7 @@ class InProcessRateLimiter:
             # Times of one loop mean nothing on another (each may have its own clock).
             self._buckets.clear()
             self._sweep_at = 0.0
+            self._skew = 0.0
             self._loop = loop
         return loop
 
@@ -232,7 +241,7 @@ class InProcessRateLimiter:
                 integer of at least 1.
         """
         loop = self._clock()
-        now = loop.time()
+        now = clock_now(loop) + self._skew
         if now >= self._sweep_at:
             self._sweep(now)
         bucket = self._buckets.get(key)
@@ -246,12 +255,16 @@ class InProcessRateLimiter:
         bucket.issued += 1
         if slot <= now:
             return
+        if skip_limiter_wait(slot - now):
+            # The no-backoff mode: the limiter's time jumps to the slot; the sleep below is then
+            # a bare checkpoint, as cancellable as a real wait.
+            self._skew += slot - now
         ticket = bucket.issued
         seen = first_seen = bucket.shifted
         bucket.waiters += 1
         try:
             while True:
-                await asyncio.sleep(slot - loop.time())
+                await asyncio.sleep(slot - clock_now(loop) - self._skew)
                 moved = bucket.shifted - seen
                 if moved <= 0:
                     return
@@ -271,7 +284,7 @@ class InProcessRateLimiter:
         if not seconds > 0 or pauses_skipped():  # NaN included
             return
         loop = self._clock()
-        now = loop.time()
+        now = clock_now(loop) + self._skew
         until = now + seconds
         bucket = self._buckets.get(key)
         if bucket is None:

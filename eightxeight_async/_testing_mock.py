@@ -14,6 +14,7 @@ only when one of its names is used.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,8 +26,9 @@ from urllib.parse import parse_qsl
 import attrs
 import httpx
 
+from . import _clock
 from ._converters import decode_json, encode_json
-from ._errors import ValidationError
+from ._errors import APIConnectionError, ValidationError
 from ._webhook_models import DeliveryReceipt, parse_event
 
 _SANDBOX_EXTRA = frozenset({"starlette", "uvicorn", "trustme", "click", "rich"})
@@ -44,8 +46,8 @@ except ImportError as exc:  # tests/test_testing_plugin.py runs this without sta
     if (exc.name or "").split(".")[0] not in _SANDBOX_EXTRA:
         raise
     msg = (
-        "eightxeight_async.testing's SmsMock runs the sandbox in-process, which needs the "
-        'sandbox extra: pip install "eightxeight-async[sandbox]"'
+        'pip install "eightxeight-async[sandbox]": eightxeight_async.testing\'s SmsMock runs '
+        "the sandbox in-process, which needs the sandbox extra"
     )
     raise ImportError(msg, name=exc.name) from exc
 
@@ -83,6 +85,15 @@ FaultKind = Literal["rate_limit", "server_error", "timeout", "drop_before_send",
 """
 #: Every :data:`FaultKind`.
 FAULTS: tuple[str, ...] = get_args(FaultKind)
+
+# What RecordedRequest.operation can be: the endpoints, and "unknown" for any other path.
+_OPERATIONS = (*ENDPOINTS, "unknown")
+
+_CLOSED = "This SmsMock was closed with aclose(); make a new SmsMock for more requests."
+_UNFINISHED = (
+    "An async receipt handler of the SmsMock did not finish: its event loop stopped first. "
+    "End the test (or the `async with SmsMock()` block) after `await mock.advance()`."
+)
 
 _ACTS = frozenset({"timeout", "drop_after_send"})  # faults after which 8x8 has acted
 
@@ -127,6 +138,11 @@ class _MockTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         mock = self._mock
+        if mock._closed:
+            # Ours, so the client passes it on as it is: the mock was closed, not the client.
+            msg = f"{_CLOSED} Nothing was sent."
+            raise APIConnectionError(msg, request=request, permanent=True)
+        mock._loop = asyncio.get_running_loop()  # for finish_pending()
         content = await request.aread()
         path = request.url.raw_path.decode("ascii").split("?", 1)[0]
         found = route(request.method, path)
@@ -233,6 +249,7 @@ class SmsMock:
         start_balance: float | Decimal | str = Decimal("100"),
         postpaid: bool = False,
     ) -> None:
+        self._closed = False
         # The sandbox's rules (and messages) for the settings both have.
         if not isinstance(api_key, str) or not api_key.strip():
             raise ValidationError("api_key", "a non-empty string")
@@ -283,21 +300,52 @@ class SmsMock:
         """Every request, in order, faulted ones included."""
         self.receipts: list[DeliveryReceipt] = []
         """Every delivery receipt handed over, in order."""
-        self.retry_waits: list[float] = []
-        """The backoff waits the client skipped (filled by the ``sms_mock`` fixture)."""
         self._scripts: list[_Script] = []
         self._targets: list[Callable[[DeliveryReceipt], Any]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Each async handler's task, and the awaitable it runs (closed unawaited if the task is
+        # cancelled before it starts, so that Python does not warn "never awaited").
+        self._tasks: dict[asyncio.Task[None], Awaitable[Any]] = {}
         self._errors: list[BaseException] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # where requests last came from
         self.transport: httpx.AsyncBaseTransport = _MockTransport(self)
         """The httpx transport that answers as 8x8; for an ``httpx.AsyncClient`` of your own."""
         self._http_client: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:
+        # Safe on a mock whose __init__ failed half-way (a debugger, a traceback's locals).
+        state = getattr(self, "state", None)
+        messages = len(state.messages) if state is not None else 0
+        closed = " closed" if getattr(self, "_closed", False) else ""
         return (
-            f"<SmsMock subaccount_id={self.subaccount_id!r} requests={len(self.requests)} "
-            f"messages={len(self.state.messages)} api_key='***'>"
+            f"<SmsMock{closed} subaccount_id={getattr(self, 'subaccount_id', None)!r} "
+            f"requests={len(getattr(self, 'requests', ()))} messages={messages} api_key='***'>"
         )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(_CLOSED)
+
+    @property
+    def retry_waits(self) -> list[float]:
+        """The retry waits skipped by the no-backoff mode that is on, in order.
+
+        The mode (the ``sms_mock`` fixture's, or your ``retry_without_waiting()``) covers the
+        whole process, not one mock: every client's waits are here, whichever mock it talks to,
+        and two mocks in one test show the same list. Empty when the mode is off.
+        """
+        waits = _clock.retry_waits()
+        return [] if waits is None else waits
+
+    @property
+    def limiter_waits(self) -> list[float]:
+        """The client-side rate limiter's waits skipped by the no-backoff mode, in order.
+
+        E.g. ``get_message``'s 1 request/s bucket: five calls in a row show four waits of about 1 s
+        (less the real time that passed between the calls, which counts as it would).
+        Process-wide, like :attr:`retry_waits`; empty when the mode is off.
+        """
+        waits = _clock.limiter_waits()
+        return [] if waits is None else waits
 
     # --- the client side ---------------------------------------------------------------------
 
@@ -305,8 +353,13 @@ class SmsMock:
     def http_client(self) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` over the mock: pass it as ``AsyncSmsClient(http_client=...)``.
 
-        The mock closes it in :meth:`aclose`; the SDK never closes an injected client.
+        After :meth:`aclose` its requests fail with ``APIConnectionError`` saying the mock
+        was closed.
+
+        Raises:
+            RuntimeError: The mock was closed.
         """
+        self._check_open()
         if self._http_client is None:
             self._http_client = httpx.AsyncClient(transport=self.transport)
         return self._http_client
@@ -317,7 +370,11 @@ class SmsMock:
         Args:
             **kwargs: Any ``AsyncSmsClient`` argument; ``api_key``, ``subaccount_id``,
                 ``account_id``, ``base_url`` and ``http_client`` default to the mock's.
+
+        Raises:
+            RuntimeError: The mock was closed.
         """
+        self._check_open()
         from ._client import AsyncSmsClient
 
         settings: dict[str, Any] = {
@@ -338,7 +395,13 @@ class SmsMock:
         return list(self.state.messages)
 
     def requests_for(self, operation: str) -> list[RecordedRequest]:
-        """The recorded requests of one operation (``"send_sms"`` ...), in order."""
+        """The recorded requests of one operation (``"send_sms"`` ...), in order.
+
+        Raises:
+            ValidationError: ``operation`` is not an operation's name (nor ``"unknown"``).
+        """
+        if operation not in _OPERATIONS:
+            raise ValidationError("operation", f"one of {', '.join(_OPERATIONS)}")
         return [r for r in self.requests if r.operation == operation]
 
     # --- scripted failures -------------------------------------------------------------------
@@ -365,7 +428,9 @@ class SmsMock:
 
         Raises:
             ValidationError: An unknown operation or fault, or a count out of range.
+            RuntimeError: The mock was closed.
         """
+        self._check_open()
         if operation is not None and operation not in ENDPOINTS:
             raise ValidationError("operation", f"None or one of {', '.join(ENDPOINTS)}")
         if fault not in FAULTS:
@@ -397,8 +462,14 @@ class SmsMock:
         Args:
             target: A ``DeliveryTracker`` (its ``feed`` is called), or any callable taking the
                 event, sync or async (a ``WebhookReceiver`` handler: it gets the parsed
-                :class:`~eightxeight_async.webhooks.DeliveryReceipt`).
+                :class:`~eightxeight_async.webhooks.DeliveryReceipt`). An async handler runs
+                as a task; :meth:`advance` and :meth:`aclose` wait for it to finish.
+
+        Raises:
+            ValidationError: ``target`` is neither.
+            RuntimeError: The mock was closed.
         """
+        self._check_open()
         feed = getattr(target, "feed", None)
         if callable(feed):
             self._targets.append(feed)
@@ -425,19 +496,24 @@ class SmsMock:
                 continue
             if inspect.isawaitable(result):
                 task = asyncio.get_running_loop().create_task(_awaited(result))
-                self._tasks.add(task)
+                self._tasks[task] = result
                 task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         # Called by the task's done callback or by advance(), whichever comes first: the order
         # of a task's callbacks is not the same on every Python.
-        if task not in self._tasks:
+        awaitable = self._tasks.pop(task, None)
+        if awaitable is None:
             return
-        self._tasks.discard(task)
-        if not task.cancelled():
-            error = task.exception()
-            if error is not None:
-                self._errors.append(error)
+        if task.cancelled():
+            # Only the end of its event loop cancels it (asyncio.run, a test runner): the
+            # handler did not finish, perhaps never started. Say so.
+            _close_unstarted(awaitable)
+            self._errors.append(RuntimeError(_UNFINISHED))
+            return
+        error = task.exception()
+        if error is not None:
+            self._errors.append(error)
 
     async def _settle(self) -> None:
         """Wait until every async handler task has finished, its errors noted."""
@@ -456,14 +532,23 @@ class SmsMock:
         the test numbers), scheduled messages go out, receipts are handed to the targets of
         :meth:`deliver_to`. ``advance(0)`` only hands over what is already due.
 
+        The time of every ``DeliveryTracker`` on this event loop moves too: a ``wait``'s
+        ``timeout`` and the tracker's ``poll_after`` / ``poll_every`` count the advanced
+        seconds (on top of the real ones), so a test reaches them without sleeping.
+
         Raises:
             ValidationError: ``seconds`` negative, not a number, or more than 366 days.
+            RuntimeError: The mock was closed, or no asyncio event loop is running.
             Exception: The first exception a receipt handler raised since the last check.
         """
+        self._check_open()
+        loop = _running_loop("SmsMock.advance")
         try:
             self.state.clock.advance(seconds)
         except ValueError as exc:
             raise ValidationError("seconds", str(exc)) from None
+        if seconds:
+            _clock.advance(loop, float(seconds))
         await asyncio.sleep(0)  # let receipts already due at once (call_soon) run
         await self._settle()
         self.raise_handler_errors()
@@ -479,31 +564,67 @@ class SmsMock:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Cancel what is still pending, close :attr:`http_client`, and report handler errors.
+        """Wait for the receipt handlers still running, close the mock, report their errors.
+
+        After it, the mock refuses new work (:meth:`client`, :meth:`fail`, :meth:`advance`
+        ... raise ``RuntimeError``) and its clients' requests fail with
+        ``APIConnectionError`` saying the mock was closed. Calling it again does nothing.
 
         Raises:
-            Exception: The first exception a receipt handler raised and nobody saw.
+            Exception: The first exception a receipt handler raised that nobody saw.
         """
-        self._reap()
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks))
-        self._tasks.clear()
-        await self.state.aclose()
-        if self._http_client is not None:
-            await self._http_client.aclose()
-        await self.transport.aclose()
+        if self._closed:
+            return
+        _running_loop("SmsMock.aclose")
+        try:
+            # Handlers may send, and so make receipts: until none is left.
+            await self._finish()
+        finally:
+            self._closed = True
+            await self.state.aclose()
+            await self.transport.aclose()
         self.raise_handler_errors()
 
+    def finish_pending(self) -> None:
+        """Run the async receipt handlers still pending to their end, from outside the loop.
+
+        For a synchronous fixture's teardown, after the test's coroutine returned: their event
+        loop is still open but not running. Does nothing when there is nothing to run or the
+        loop cannot be run from here (closed, or running in this or another thread).
+        """
+        self._reap()
+        loops: set[asyncio.AbstractEventLoop | None] = {t.get_loop() for t in self._tasks}
+        if len(loops) > 1 or self._closed:
+            return
+        loop = loops.pop() if loops else self._loop
+        if loop is None or loop.is_closed() or loop.is_running():
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            loop.run_until_complete(self._finish())
+
+    async def _finish(self) -> None:
+        self.state.clock.advance(0)  # receipts already due reach their handlers now
+        await self._settle()
+
     def close_now(self) -> None:
-        """Forget pending work without an event loop (a sync fixture's teardown)."""
+        """Close the mock without an event loop (a sync fixture's teardown).
+
+        Handlers still pending cannot finish any more: each is cancelled (its coroutine closed
+        if it never started) and reported by :meth:`raise_handler_errors`.
+        """
+        self._closed = True
         self.state.clock.close()
         self._reap()
-        for task in self._tasks:
-            if not task.get_loop().is_closed():
+        for task, awaitable in list(self._tasks.items()):
+            del self._tasks[task]
+            self._errors.append(RuntimeError(_UNFINISHED))
+            if task.get_loop().is_closed():
+                _close_unstarted(awaitable)
+            else:
+                task.add_done_callback(functools.partial(_close_when_done, awaitable))
                 task.cancel()
-        self._tasks.clear()
 
     async def __aenter__(self) -> SmsMock:
         return self
@@ -514,8 +635,38 @@ class SmsMock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        if exc is None:
+            await self.aclose()
+            return
+        try:
+            await self.aclose()
+        except Exception as error:  # noqa: BLE001 - kept for raise_handler_errors()
+            # The block's own exception goes on; it may well come from the handler's failure.
+            self._errors.insert(0, error)
 
 
 async def _awaited(result: Awaitable[None]) -> None:
     await result
+
+
+def _close_when_done(awaitable: Awaitable[Any], task: asyncio.Task[None]) -> None:
+    _close_unstarted(awaitable)
+
+
+def _close_unstarted(awaitable: Awaitable[Any]) -> None:
+    # A coroutine that never ran would warn "never awaited" when collected.
+    if inspect.iscoroutine(awaitable) and inspect.getcoroutinestate(awaitable) == (
+        inspect.CORO_CREATED
+    ):
+        awaitable.close()
+
+
+def _running_loop(name: str) -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        msg = (
+            f"{name} needs a running asyncio event loop: eightxeight-async runs on asyncio "
+            "only (under anyio, use its asyncio backend)."
+        )
+        raise RuntimeError(msg) from None

@@ -25,6 +25,7 @@ import math
 from types import TracebackType
 from typing import Protocol
 
+from . import _clock
 from ._errors import EightXEightError, NotFoundError, ValidationError
 from ._models import MessageDetails, MessageStatus
 from ._tracking_models import Delivery, DeliveryTimeoutError, is_final, later_status
@@ -260,7 +261,7 @@ class DeliveryTracker:
         entry.waiters.append(future)
         timer = None
         if limit is not None:
-            timer = loop.call_later(limit, self._time_out, entry, future, limit)
+            timer = _clock.call_later(loop, limit, self._time_out, entry, future, limit)
         try:
             return await future
         except asyncio.CancelledError:
@@ -332,7 +333,7 @@ class DeliveryTracker:
             if subaccount_id is not None:
                 entry.subaccount_id = subaccount_id
             return entry
-        now = asyncio.get_running_loop().time()
+        now = _clock.now(asyncio.get_running_loop())
         entry = _Entry(umid, subaccount_id, now)
         known = self._unclaimed.pop(umid, None)
         if isinstance(known, MessageStatus):
@@ -419,7 +420,7 @@ class DeliveryTracker:
                 if not self._live(item):
                     heapq.heappop(self._heap)
                     continue
-                if due > loop.time():
+                if due > _clock.now(loop):
                     await self._sleep_until(loop, due)
                     continue
                 heapq.heappop(self._heap)
@@ -429,7 +430,7 @@ class DeliveryTracker:
                 except Exception:  # the poller must outlive any bug or odd client
                     logger.exception("The delivery tracker failed on message %s.", entry.umid)
                     if self._entries.get(entry.umid) is entry and entry.seq == -1:
-                        self._schedule(entry, loop.time() + self.poll_every)
+                        self._schedule(entry, _clock.now(loop) + self.poll_every)
         finally:
             if self._poller is asyncio.current_task():
                 self._poller = None
@@ -437,7 +438,7 @@ class DeliveryTracker:
     async def _sleep_until(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
         wake: asyncio.Future[None] = loop.create_future()
         self._wake = wake
-        timer = loop.call_at(due, _set_none, wake)
+        timer = _clock.call_at(loop, due, _set_none, wake)
         try:
             await wake
         finally:
@@ -446,7 +447,7 @@ class DeliveryTracker:
 
     async def _due(self, loop: asyncio.AbstractEventLoop, entry: _Entry) -> None:
         """An entry's time has come: forget it, poll it, or look again later."""
-        now = loop.time()
+        now = _clock.now(loop)
         if not entry.waiters and now - entry.started >= FORGET_AFTER:
             self._drop(entry)
             return
@@ -457,7 +458,7 @@ class DeliveryTracker:
             details = await self._client.get_message(entry.umid, subaccount_id=entry.subaccount_id)
         except NotFoundError:
             # 8x8's details lag behind the send; later, a 404 means a wrong umid or subaccount.
-            late = loop.time() - entry.started > _DETAILS_LAG
+            late = _clock.now(loop) - entry.started > _DETAILS_LAG
             logger.log(
                 logging.WARNING if late else logging.DEBUG,
                 "8x8 does not know message %s yet (404); looking again in %g s.",
@@ -485,7 +486,7 @@ class DeliveryTracker:
                 return
             entry.last_status = later_status(entry.last_status, details.status)
         if self._entries.get(entry.umid) is entry and entry.seq == -1:
-            self._schedule(entry, loop.time() + self.poll_every)
+            self._schedule(entry, _clock.now(loop) + self.poll_every)
 
 
 def _set_none(future: asyncio.Future[None]) -> None:

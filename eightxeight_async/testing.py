@@ -5,12 +5,14 @@
   scripts failures per operation (429, 500, timeouts, dropped connections), issues UMIDs and
   hands delivery receipts to a ``DeliveryTracker`` or any handler, on a clock that moves only
   when the test says so. Needs the ``sandbox`` extra: ``pip install "eightxeight-async[sandbox]"``.
-- :func:`retry_without_waiting`: the no-backoff mode. Every retry wait and rate-limit pause
-  returns at once; the waits the client would have slept are recorded.
-- A pytest plugin (installed with the package, nothing to configure) with the fixtures
-  ``sms_mock`` (an :class:`SmsMock`, in no-backoff mode for the test), ``sms_client`` (an
-  ``AsyncSmsClient`` talking to it) and ``sms_mock_options`` (override it to pass
-  :class:`SmsMock` arguments).
+- :func:`retry_without_waiting`: the no-backoff mode, for the whole process while it is on.
+  Every retry wait, 429 pause and wait of the client's own rate limiter returns at once (the
+  limiter still hands out its tokens in order, as if the time had passed); the retry waits
+  are recorded in the list it yields, the limiter's in ``SmsMock.limiter_waits``.
+- A pytest plugin (the top-level module ``eightxeight_async_pytest``, installed with the
+  package, nothing to configure) with the fixtures ``sms_mock`` (an :class:`SmsMock`, in
+  no-backoff mode for the test), ``sms_client`` (an ``AsyncSmsClient`` talking to it) and
+  ``sms_mock_options`` (override it to return a dict of :class:`SmsMock` arguments).
 
 Example::
 

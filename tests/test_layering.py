@@ -152,7 +152,7 @@ def test_each_rule_lives_in_one_module(what: str, owner: set[str], find: object)
 
 # DESIGN.md's flow, top to bottom: a module may import only modules on its own level or below.
 LAYERS: list[set[str]] = [
-    {"testing", "_testing_mock", "_pytest_plugin"},  # helpers for users' tests, over the client
+    {"testing", "_testing_mock"},  # helpers for users' tests, over the client
     {"_client"},
     {"_client_messages", "_client_batches", "_client_exports", "_client_account", "_client_bulk"},
     {"bulk"},  # send_many's runner, journal and reconciliation, under the bulk method

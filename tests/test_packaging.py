@@ -75,3 +75,22 @@ def test_sdist_carries_the_license_and_builds_the_same_wheel(dist: Path, tmp_pat
     (wheel,) = rebuilt.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert any(name.endswith(".dist-info/licenses/LICENSE") for name in archive.namelist())
+        assert "eightxeight_async_pytest.py" in archive.namelist()  # the pytest plugin
+
+
+def test_wheel_carries_the_pytest_plugin_beside_the_package(dist: Path) -> None:
+    """The pytest11 entry point names a top-level module (so that pytest loading it imports no
+    SDK module); the wheel must carry that module, and nothing else beside the package."""
+    (wheel,) = dist.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (info,) = {name.split("/")[0] for name in names if ".dist-info/" in name}
+        entry_points = archive.read(f"{info}/entry_points.txt").decode()
+        plugin = archive.read("eightxeight_async_pytest.py").decode()
+    assert "[pytest11]\neightxeight_async = eightxeight_async_pytest\n" in entry_points
+    assert plugin == (ROOT / "eightxeight_async_pytest.py").read_text()
+    assert {name.split("/")[0] for name in names} == {
+        "eightxeight_async",
+        "eightxeight_async_pytest.py",
+        info,
+    }

@@ -29,8 +29,7 @@ UNDELIVERED = "+15550100002"  # the sandbox's absent subscriber
 @pytest.fixture
 async def mock() -> AsyncIterator[SmsMock]:
     async with SmsMock() as sms_mock:
-        with retry_without_waiting() as waits:
-            sms_mock.retry_waits = waits
+        with retry_without_waiting():
             yield sms_mock
 
 

@@ -18,7 +18,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-PLUGIN = "eightxeight_async._pytest_plugin"
+PLUGIN = "eightxeight_async_pytest"
 README = Path(__file__).parents[1] / "README.md"
 
 #: The README's examples of a user's own pytest tests: its python blocks that start with
@@ -149,13 +149,12 @@ def _python(code: str, *args: str, cwd: Path | None = None) -> subprocess.Comple
 
 
 def test_the_plugin_imports_nothing_more() -> None:
-    """Loading the plugin adds no module to what importing the package did: the mock, the
-    sandbox and starlette come only with a fixture."""
+    """Loading the plugin imports no module of the SDK (nor anything else but itself): the
+    package, the mock, the sandbox and starlette come only with a fixture."""
     result = _python(
         f"""
         import sys
         import pytest
-        import eightxeight_async
         before = set(sys.modules)
         import {PLUGIN}
         print(sorted(set(sys.modules) - before))
@@ -163,6 +162,21 @@ def test_the_plugin_imports_nothing_more() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"[{PLUGIN!r}]"
+
+
+def test_pytest_loads_the_plugin_without_importing_the_sdk(pytester: pytest.Pytester) -> None:
+    """A pytest run whose tests do not use the SDK never imports it, though the plugin is on."""
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_nothing_imported(request):
+            assert request.config.pluginmanager.has_plugin("eightxeight_async") or \
+                request.config.pluginmanager.has_plugin("eightxeight_async_pytest")
+            assert not [m for m in sys.modules if m.split(".")[0] == "eightxeight_async"]
+        """
+    )
+    _run(pytester).assert_outcomes(passed=1)
 
 
 _WITHOUT_SANDBOX = """
@@ -217,3 +231,18 @@ def test_the_mock_names_the_extra_when_it_is_missing() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert 'pip install "eightxeight-async[sandbox]"' in result.stdout
+
+
+def test_the_plugin_can_still_be_turned_off(pytester: pytest.Pytester) -> None:
+    """The entry point keeps its name: ``-p no:eightxeight_async`` removes the fixtures."""
+    if _plugin_args():
+        pytest.skip("the package's pytest11 entry point is not installed here")
+    pytester.makepyfile(
+        """
+        def test_it(sms_mock):
+            pass
+        """
+    )
+    result = _run(pytester, "-p", "no:eightxeight_async")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'sms_mock' not found*"])
