@@ -6,9 +6,13 @@ How it holds its state, and why:
   futures. An entry leaves when its message reaches a final state, when the last wait on it
   ends (resolved, timed out or cancelled), or, with nobody waiting, :data:`FORGET_AFTER` after it
   was tracked. So memory follows the messages in flight, not the messages ever sent.
-- ``_unclaimed``: a bounded LRU of what arrived for messages nobody waits on yet. In an OTP flow
-  the receipt can beat the ``wait`` call (8x8 is quick, the app slow); without this it would be
-  lost and the wait would fall back to polling.
+- ``_unclaimed``: a bounded LRU of what is known of messages that have no entry: a receipt
+  nobody waited on yet (in an OTP flow the receipt can beat the ``wait`` call: 8x8 is quick,
+  the app slow), a final state a wait already returned (so that the next wait on the message
+  gets the same :class:`Delivery` at once instead of a timeout or a poll), or a :class:`_Heard`:
+  the last status, subaccount and late-receipt clock of a message whose waits gave up, so that
+  the next wait keeps them (its timeout says what was heard, its polls go to the subaccount it
+  was given and start when ``track`` said).
 - ``_heap``: when each entry is next due (a poll, or its expiry), in one heap read by one poller
   task: one ``get_message`` in flight at a time, whatever the number of messages, so the
   tracker can never starve the client's 1 request/s details bucket of its other users by more
@@ -30,7 +34,13 @@ from ._errors import EightXEightError, NotFoundError, ValidationError
 from ._models import MessageDetails, MessageStatus
 from ._tracking_models import Delivery, DeliveryTimeoutError, is_final, later_status
 from ._validators import check_path_id, check_subaccount_id
-from ._webhook_models import DeliveryReceipt, WebhookEvent
+from ._webhook_models import (
+    DeliveryReceipt,
+    InboundMessage,
+    SurveyResponse,
+    UnknownEvent,
+    WebhookEvent,
+)
 
 __all__ = ["FORGET_AFTER", "DeliveryTracker", "MessageSource"]
 
@@ -56,6 +66,27 @@ class MessageSource(Protocol):
         ...
 
 
+_RECEIPT_RULE = "a DeliveryReceipt (from parse_event or a WebhookReceiver)"
+_EVENT_RULE = "a webhook event (DeliveryReceipt, InboundMessage, SurveyResponse or UnknownEvent)"
+
+
+def _check_receipt(receipt: object) -> DeliveryReceipt:
+    """``receipt`` if it is a receipt the tracker can file; ValidationError otherwise.
+
+    attrs does not check field types, so a hand-built receipt is looked into too: a umid no
+    ``wait`` could be called with, or a status without a text state, would otherwise fail
+    deep inside the tracker (or sit in the table for nobody).
+    """
+    if not isinstance(receipt, DeliveryReceipt):
+        raise ValidationError("receipt", _RECEIPT_RULE)
+    check_path_id(receipt.umid, "receipt.umid")
+    if not isinstance(receipt.status, MessageStatus) or not isinstance(receipt.status.state, str):
+        raise ValidationError("receipt.status", "a MessageStatus with a state")
+    if receipt.subaccount_id is not None and not isinstance(receipt.subaccount_id, str):
+        raise ValidationError("receipt.subaccount_id", "a subaccount id or None")
+    return receipt
+
+
 def _seconds(value: object, field: str, *, positive: bool) -> float:
     if (
         isinstance(value, bool)
@@ -69,10 +100,43 @@ def _seconds(value: object, field: str, *, positive: bool) -> float:
     return float(value)
 
 
+class _Heard:
+    """What is known of a message with no final state and no entry: kept for its next wait."""
+
+    __slots__ = ("due", "last_status", "started", "subaccount_id")
+
+    def __init__(
+        self,
+        last_status: MessageStatus | None,
+        subaccount_id: str | None,
+        started: float | None = None,
+        due: float | None = None,
+    ) -> None:
+        self.last_status = last_status
+        self.subaccount_id = subaccount_id
+        self.started = started  # None: heard of (a receipt) but never tracked
+        # When its next lookup was due: a wait right after a timed-out one must not poll again
+        # at once (that would make poll_every the waits' timeout); None: never tracked.
+        self.due = due
+
+    def merged(self, newer: _Heard) -> _Heard:
+        """Both records in one: the later status, the earlier clock, the newer of the rest."""
+        status = self.last_status
+        if newer.last_status is not None:
+            status = later_status(status, newer.last_status)
+        starts = [t for t in (self.started, newer.started) if t is not None]
+        return _Heard(
+            status,
+            newer.subaccount_id or self.subaccount_id,
+            min(starts) if starts else None,
+            self.due if newer.due is None else newer.due,
+        )
+
+
 class _Entry:
     """One message being waited on or tracked."""
 
-    __slots__ = ("last_status", "seq", "started", "subaccount_id", "umid", "waiters")
+    __slots__ = ("due", "last_status", "seq", "started", "subaccount_id", "umid", "waiters")
 
     def __init__(self, umid: str, subaccount_id: str | None, started: float) -> None:
         self.umid = umid
@@ -81,6 +145,7 @@ class _Entry:
         self.last_status: MessageStatus | None = None
         self.waiters: list[asyncio.Future[Delivery]] = []
         self.seq = -1  # the sequence number of this entry's one live heap item
+        self.due = started  # when that item is due
 
 
 class DeliveryTracker:
@@ -96,8 +161,10 @@ class DeliveryTracker:
 
     Memory follows the messages in flight: a message leaves the tracker when its final state
     is known, when the last wait on it ends, or 48 hours after it was tracked if nobody waits.
-    A receipt for a message nobody waits on yet (it can beat ``wait`` in an OTP flow) is kept
-    in a least-recently-used table of ``max_unclaimed`` messages for a later ``wait``.
+    What is known of messages nobody waits on is kept in a least-recently-used table of
+    ``max_unclaimed`` messages: a receipt that beat ``wait`` (as in an OTP flow), a final
+    state a wait already returned (a later ``wait`` returns the same :class:`Delivery` at
+    once), and the last status of a message whose waits gave up.
 
     Use it on one event loop, from that loop's thread. Example::
 
@@ -122,16 +189,24 @@ class DeliveryTracker:
 
         Args:
             client: The client whose ``get_message`` looks up messages whose receipt is late
-                (an ``AsyncSmsClient``); ``None`` to rely on receipts alone.
+                (an ``AsyncSmsClient``, or an object with an async ``get_message``); ``None``
+                to rely on receipts alone.
             poll_after: Seconds from ``track`` (or the first ``wait``) to the first lookup of a
                 message with no final receipt yet (0 or more).
             poll_every: Seconds between later lookups of the same message (above 0).
-            max_unclaimed: How many messages nobody waits on to keep the receipts of (0 or
-                more); the least recently received go first.
+            max_unclaimed: How many messages nobody waits on to remember (0 or more): their
+                final state, or their last status; the least recently used go first.
 
         Raises:
-            ValidationError: A setting out of its range.
+            ValidationError: ``client`` has no ``get_message``, or a setting is out of its
+                range.
         """
+        if client is not None and (
+            isinstance(client, type) or not callable(getattr(client, "get_message", None))
+        ):
+            # Refused now: accepted, every poll would fail and log a traceback. A class (say
+            # AsyncSmsClient itself, not an instance) has a get_message that cannot be called.
+            raise ValidationError("client", "an AsyncSmsClient or an object with get_message")
         self._client = client
         self.poll_after = _seconds(poll_after, "poll_after", positive=False)
         self.poll_every = _seconds(poll_every, "poll_every", positive=True)
@@ -143,9 +218,7 @@ class DeliveryTracker:
             raise ValidationError("max_unclaimed", "a whole number, 0 or more")
         self.max_unclaimed = max_unclaimed
         self._entries: dict[str, _Entry] = {}
-        self._unclaimed: collections.OrderedDict[str, Delivery | MessageStatus] = (
-            collections.OrderedDict()
-        )
+        self._unclaimed: collections.OrderedDict[str, Delivery | _Heard] = collections.OrderedDict()
         self._heap: list[tuple[float, int, _Entry]] = []
         self._seq = 0
         self._poller: asyncio.Task[None] | None = None
@@ -155,7 +228,7 @@ class DeliveryTracker:
     def __repr__(self) -> str:
         polling = "off" if self._client is None else f"after {self.poll_after:g} s"
         state = "closed" if self._closed else f"tracking={len(self._entries)}"
-        return f"<DeliveryTracker {state} unclaimed={len(self._unclaimed)} polling={polling}>"
+        return f"<DeliveryTracker {state} remembered={len(self._unclaimed)} polling={polling}>"
 
     def __len__(self) -> int:
         """The number of messages being waited on or tracked."""
@@ -227,9 +300,11 @@ class DeliveryTracker:
     ) -> Delivery:
         """Wait for a message's final state.
 
-        Returns at once when its final receipt already came (even before this call). Several
-        calls may wait on one message; each gets the same :class:`Delivery`. When the last wait
-        on a message ends, however it ends, the tracker forgets the message.
+        Returns at once when its final state is already known: its receipt came (even before
+        this call), or an earlier wait returned it. Several calls may wait on one message, at
+        once or one after another; each gets the same :class:`Delivery` (as long as the message
+        is among the ``max_unclaimed`` most recently used that nobody waits on). When the last
+        wait on a message ends without a final state, only its last status is remembered.
 
         Args:
             umid: The message's id, from ``send_sms``.
@@ -253,7 +328,8 @@ class DeliveryTracker:
             subaccount_id = check_subaccount_id(subaccount_id)
         known = self._unclaimed.get(umid)
         if isinstance(known, Delivery):
-            del self._unclaimed[umid]
+            # Kept, not claimed: the next wait on this message gets the same answer.
+            self._unclaimed.move_to_end(umid)
             return known
         entry = self._enter(umid, subaccount_id)
         loop = asyncio.get_running_loop()
@@ -264,19 +340,13 @@ class DeliveryTracker:
             timer = _clock.call_later(loop, limit, self._time_out, entry, future, limit)
         try:
             return await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                # The delivery came in the same turn as the cancellation: keep it for the
-                # next wait rather than lose it.
-                self._park(umid, future.result())
-            raise
         finally:
             if timer is not None:
                 timer.cancel()
             if future in entry.waiters:
                 entry.waiters.remove(future)
             if not entry.waiters and self._entries.get(umid) is entry:
-                self._drop(entry)
+                self._release(entry)
 
     def feed(self, receipt: DeliveryReceipt) -> None:
         """Take one delivery receipt (final or not); cheap and synchronous.
@@ -289,7 +359,12 @@ class DeliveryTracker:
 
         Args:
             receipt: A receipt, e.g. from ``parse_event`` or a ``WebhookReceiver``.
+
+        Raises:
+            ValidationError: ``receipt`` is not a :class:`DeliveryReceipt`, or is one with a
+                umid no ``wait`` could take or a status without a state.
         """
+        receipt = _check_receipt(receipt)
         if self._closed:
             return
         entry = self._entries.get(receipt.umid)
@@ -306,7 +381,7 @@ class DeliveryTracker:
         elif entry is not None:
             entry.last_status = later_status(entry.last_status, receipt.status)
         else:
-            self._park(receipt.umid, receipt.status)
+            self._park(receipt.umid, _Heard(receipt.status, receipt.subaccount_id, None))
 
     async def handle(self, event: WebhookEvent) -> None:
         """A :class:`~eightxeight_async.webhooks.WebhookReceiver` handler: feeds receipts.
@@ -315,9 +390,14 @@ class DeliveryTracker:
 
         Args:
             event: An event the receiver parsed.
+
+        Raises:
+            ValidationError: ``event`` is not a webhook event (see :meth:`feed` for receipts).
         """
         if isinstance(event, DeliveryReceipt):
             self.feed(event)
+        elif not isinstance(event, (InboundMessage, SurveyResponse, UnknownEvent)):
+            raise ValidationError("event", _EVENT_RULE)
 
     # --- entries, the unclaimed table, the heap --------------------------------------------------
 
@@ -336,38 +416,58 @@ class DeliveryTracker:
         now = _clock.now(asyncio.get_running_loop())
         entry = _Entry(umid, subaccount_id, now)
         known = self._unclaimed.pop(umid, None)
-        if isinstance(known, MessageStatus):
-            entry.last_status = known
-        self._entries[umid] = entry
         first = self.poll_after if self._client is not None else FORGET_AFTER
-        self._schedule(entry, now + first)
+        due = now + first
+        if isinstance(known, _Heard):
+            entry.last_status = known.last_status
+            if subaccount_id is None:
+                entry.subaccount_id = known.subaccount_id
+            if known.started is not None:
+                # The clock of the first track() or wait() stands, and so does the lookup
+                # schedule: each new wait would otherwise put the first poll off again.
+                entry.started = known.started
+                due = entry.started + first if known.due is None else known.due
+        self._entries[umid] = entry
+        self._schedule(entry, due)
         return entry
 
-    def _park(self, umid: str, known: Delivery | MessageStatus) -> None:
-        """Keep what arrived for a message nobody waits on, in the bounded LRU table."""
-        if self.max_unclaimed == 0:
+    def _park(self, umid: str, known: Delivery | _Heard) -> None:
+        """Keep what is known of a message nobody waits on, in the bounded LRU table."""
+        if self.max_unclaimed == 0 or self._closed:
             return
         held = self._unclaimed.get(umid)
         if isinstance(held, Delivery):
             self._unclaimed.move_to_end(umid)
             return  # the first final state stands (a late "read" after "delivered", a retry)
-        if isinstance(held, MessageStatus) and isinstance(known, MessageStatus):
-            known = later_status(held, known)
+        if isinstance(held, _Heard) and isinstance(known, _Heard):
+            known = held.merged(known)
         self._unclaimed[umid] = known
         self._unclaimed.move_to_end(umid)
         while len(self._unclaimed) > self.max_unclaimed:
             self._unclaimed.popitem(last=False)
 
     def _finish(self, entry: _Entry, delivery: Delivery) -> None:
-        """Resolve an entry's waits with its final state, or park the state for a later wait."""
+        """Resolve an entry's waits with its final state, and keep the state for later waits."""
         self._drop(entry)
-        resolved = False
         for future in entry.waiters:
             if not future.done():
                 future.set_result(delivery)
-                resolved = True
-        if not resolved:
-            self._park(entry.umid, delivery)
+        self._park(entry.umid, delivery)
+
+    def _release(self, entry: _Entry, due: float | None = None) -> None:
+        """An entry leaves with no final state: keep what it knew for a later wait.
+
+        ``due``: when its next lookup is due; by default when its scheduled one was, or, with
+        a lookup in flight (no live heap item), ``poll_every`` from now.
+        """
+        if due is None:
+            if entry.seq == -1:
+                due = _clock.now(asyncio.get_running_loop()) + self.poll_every
+            else:
+                due = entry.due
+        self._drop(entry)
+        heard = _Heard(entry.last_status, entry.subaccount_id, entry.started, due)
+        self._park(entry.umid, heard)
 
     def _drop(self, entry: _Entry) -> None:
         if self._entries.get(entry.umid) is entry:
@@ -388,6 +488,7 @@ class DeliveryTracker:
     def _schedule(self, entry: _Entry, due: float) -> None:
         self._seq += 1
         entry.seq = self._seq
+        entry.due = due
         heapq.heappush(self._heap, (due, self._seq, entry))
         if self._poller is None or self._poller.done():
             self._poller = asyncio.get_running_loop().create_task(self._run())
@@ -449,7 +550,7 @@ class DeliveryTracker:
         """An entry's time has come: forget it, poll it, or look again later."""
         now = _clock.now(loop)
         if not entry.waiters and now - entry.started >= FORGET_AFTER:
-            self._drop(entry)
+            self._release(entry, due=now)  # a wait that comes later looks it up at once
             return
         if self._client is None:
             self._schedule(entry, now + FORGET_AFTER)
@@ -474,17 +575,24 @@ class DeliveryTracker:
                 self.poll_every,
             )
         else:
+            # The waits may have ended during the call, and new ones begun (a new entry): the
+            # answer goes to whoever waits now, or is kept for a later wait.
+            current = self._entries.get(entry.umid)
             if is_final(details.status.state):
                 delivery = Delivery(
                     umid=entry.umid, status=details.status, via="poll", details=details
                 )
-                if self._entries.get(entry.umid) is entry:
-                    self._finish(entry, delivery)
-                elif not self._closed:
-                    # The waits ended during the call; the answer is still worth keeping.
+                if current is not None:
+                    self._finish(current, delivery)
+                else:
                     self._park(entry.umid, delivery)
                 return
-            entry.last_status = later_status(entry.last_status, details.status)
+            if current is not None:
+                current.last_status = later_status(current.last_status, details.status)
+            else:
+                due = _clock.now(loop) + self.poll_every
+                heard = _Heard(details.status, entry.subaccount_id, entry.started, due)
+                self._park(entry.umid, heard)
         if self._entries.get(entry.umid) is entry and entry.seq == -1:
             self._schedule(entry, _clock.now(loop) + self.poll_every)
 

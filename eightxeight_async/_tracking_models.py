@@ -47,7 +47,7 @@ class DeliveryTimeoutError(EightXEightError, _TimeoutBase):
     Attributes:
         umid: The message waited on.
         last_status: The last non-final status seen (``queued``, ``sent``), from a receipt or
-            a poll; ``None`` when nothing was heard of the message.
+            a poll, by this wait or an earlier one; ``None`` when the tracker knows none.
         timeout: The seconds waited.
     """
 
@@ -62,7 +62,9 @@ class DeliveryTimeoutError(EightXEightError, _TimeoutBase):
         last_status: MessageStatus | None = None,
         timeout: float | None = None,
     ) -> None:
-        seen = "nothing heard yet" if last_status is None else f"last state {last_status.state}"
+        # "No status known", not "nothing heard": the tracker may have heard of the message and
+        # forgotten it (its bounded table), or have been told nothing of it at all.
+        seen = "no status known" if last_status is None else f"last state {last_status.state}"
         within = "" if timeout is None else f" within {timeout:g} s"
         # One argument only: OSError (TimeoutError's base) reads two as (errno, strerror).
         super().__init__(f"No final delivery state for message {umid!r}{within} ({seen}).")

@@ -26,9 +26,13 @@ status and do not end a wait. Receipts may come in any order: the first final st
 
 Memory follows the messages in flight: a message leaves the tracker once its final state is
 known, once the last wait on it ends, or 48 hours after it was tracked when nobody waits on it
-(8x8 forwards no receipt later than that). A receipt for a message nobody waits on yet (the
-receipt can beat ``wait`` in an OTP flow) is kept for a later ``wait`` in a table of the
-``max_unclaimed`` most recent such messages.
+(8x8 forwards no receipt later than that). What is known of messages nobody waits on is kept
+in a table of the ``max_unclaimed`` most recently used: a receipt that beat ``wait`` (as in an
+OTP flow), a final state a wait already returned (every later ``wait`` on the message returns
+the same ``Delivery`` at once), and the last status of a message whose waits timed out.
+
+``feed``, ``handle`` and the constructor refuse what they cannot use (not a receipt, not a
+webhook event, a client without ``get_message``) with a ``ValidationError``.
 """
 
 from __future__ import annotations

@@ -146,3 +146,30 @@ async def test_receipts_and_polls_mix_per_message(sandbox: Sandbox) -> None:
     for umid, via in expected.items():
         if via == "poll":
             assert attempts(sandbox, umid) == [None] * 5  # refused, retried, given up
+
+
+async def test_waits_after_a_resolved_one_get_the_same_delivery_without_a_lookup(
+    sandbox: Sandbox,
+) -> None:
+    """A real wait resolved by a posted receipt; the next waits on the message timed out with
+    "nothing heard yet", or fell back to get_message after poll_after (issue 12, item 6)."""
+    async with (
+        AsyncSmsClient(**sandbox.client_kwargs()) as client,
+        DeliveryTracker(client, poll_after=30) as tracker,
+    ):
+        receiver = WebhookReceiver(tracker.handle, authorization=AUTH)
+        async with serve_http(receiver) as base:
+            await client.set_webhook(url=base, http_authorization=AUTH)
+            sent = await client.send_sms(destination="+15550100001", text="Your code is 123456")
+            tracker.track(sent.umid)
+            first = await tracker.wait(sent.umid, timeout=20)
+            await receiver.drain()
+            second = await tracker.wait(sent.umid, timeout=1)
+            # Without a timeout: before the fix it waited for a lookup poll_after (30 s) away.
+            third = await asyncio.wait_for(tracker.wait(sent.umid), 10)
+        assert len(tracker) == 0
+    assert first.via == "receipt"
+    assert first.state == "undelivered"
+    assert second is first
+    assert third is first
+    assert sandbox.state.details_times[sandbox.subaccount_id] == []
