@@ -136,7 +136,7 @@ _RESUME_OPTIONS = ("template", "source", "country", "file_encoding", "delimiter"
 )
 @click.option(
     "--receipts-wait",
-    type=click.FloatRange(0, 86_400),
+    type=opts.Finite(0, 86_400),  # click's FloatRange lets nan through: it waited forever
     metavar="SECONDS",
     help="After the last row, keep receiving until every accepted row has its receipt, at most "
     "this long.  [default: 0]",
@@ -178,7 +178,9 @@ def bulk(ctx: click.Context, /, file: str, **options: Any) -> None:
                 listener = ReceiptListener(
                     options["receipts_listen"], options["receipts_authorization"]
                 )
-            journal = _open_journal(journal_path, options["journal"] is not None)
+            journal = _open_journal(
+                journal_path, options["journal"] is not None, reconcile=options["reconcile"]
+            )
             try:
                 job_id = _job_id(journal, file, journal_path, options)
                 command = _resume_command(ctx, file, journal_path, job_id)
@@ -350,8 +352,16 @@ def _make_view(quiet: bool) -> View:
     return BarView() if terminal else LineView()
 
 
-def _open_journal(path: str, given: bool) -> Journal:
+def _open_journal(path: str, given: bool, *, reconcile: bool = False) -> Journal:
     where = "--journal" if given else _DEFAULT_JOURNAL
+    if reconcile and not os.path.lexists(path):
+        # --reconcile reads a job's journal: a misspelt path must not leave an empty one behind.
+        raise CliError(
+            errs.EXIT_USAGE,
+            f"There is no journal at {path}{'' if given else ' (the default --journal)'}: "
+            "--reconcile looks up the rows of an existing one. Nothing was sent.",
+            hint="Pass the --journal of the job.",
+        )
     try:
         return Journal(path)
     except JournalBusyError:

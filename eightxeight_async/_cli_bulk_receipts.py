@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
+import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -31,11 +33,36 @@ from ._webhook_models import DeliveryReceipt, WebhookEvent
 from ._webhook_receiver import WebhookReceiver
 from .bulk import Journal
 
-__all__ = ["ENV_AUTHORIZATION", "ReceiptListener", "check_receipt_options", "parse_listen"]
+__all__ = [
+    "ENV_AUTHORIZATION",
+    "REFUSED_ADVICE",
+    "ReceiptListener",
+    "check_receipt_options",
+    "parse_listen",
+]
 
 #: Where the Authorization value 8x8 sends may be given instead of ``--receipts-authorization``.
 ENV_AUTHORIZATION = "EIGHTXEIGHT_WEBHOOK_AUTHORIZATION"
+#: What a post refused for its Authorization means, and where to look.
+REFUSED_ADVICE = (
+    "the receiver refused a post with 401 (wrong Authorization); check --receipts-authorization "
+    f"/ {ENV_AUTHORIZATION} against the webhook's http_authorization."
+)
+#: An IPv4 address or a host name (RFC 1123 labels); what the resolver gets, nothing else.
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 _LISTEN_RULE = "must be HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080 (PORT 0: any free port)"
+
+
+_NOT_HERE = (
+    "HOST must be this machine's: 127.0.0.1 or localhost, 0.0.0.0 or :: for every interface, "
+    "or the address of one of its interfaces (8x8 reaches it through your HTTPS forwarder)."
+)
+#: The hint for a bind failure, by errno; none when the reason says it all.
+_BIND_HINTS = {
+    errno.EADDRINUSE: "Is another program using the port? Name another, or PORT 0 for any.",
+    errno.EADDRNOTAVAIL: _NOT_HERE,
+    errno.EACCES: "Ports below 1024 need privileges: name a higher one, or PORT 0 for any.",
+}
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -53,6 +80,8 @@ def parse_listen(value: str) -> tuple[str, int]:
             host = ""
     elif ":" in host:
         host = ""  # an IPv6 address without brackets: its last group would read as the port
+    elif not _HOST_NAME.fullmatch(host) or len(host) > 253:
+        host = ""  # no address or host name looks so (e.g. non-ASCII): a typo, not a lookup
     if (
         not colon
         or not host
@@ -135,9 +164,11 @@ class ReceiptListener:
             sock = socket.socket(family, socket.SOCK_STREAM)
         except (OSError, IndexError) as exc:
             reason = errs.os_reason(exc) if isinstance(exc, OSError) else "no address"
+            hint = _NOT_HERE if isinstance(exc, (socket.gaierror, IndexError)) else None
             raise CliError(
                 errs.EXIT_LOCAL,
                 f"--receipts-listen {listen}: cannot listen there: {reason}. Nothing was sent.",
+                hint=hint,
             ) from None
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -149,7 +180,7 @@ class ReceiptListener:
                 errs.EXIT_LOCAL,
                 f"--receipts-listen {listen}: cannot listen there: {errs.os_reason(exc)}. "
                 "Nothing was sent.",
-                hint="Is another program using the port? Name another, or PORT 0 for any.",
+                hint=_BIND_HINTS.get(exc.errno or 0),
             ) from None
         self._socket = sock
         bound = sock.getsockname()
@@ -163,8 +194,24 @@ class ReceiptListener:
     def __repr__(self) -> str:
         return f"<ReceiptListener {self.url}>"
 
-    async def start(self, journal: Journal) -> None:
-        """Serve the receiver, its handler recording into ``journal``."""
+    @property
+    def answers(self) -> dict[int, int]:
+        """How many posts the receiver answered with each HTTP status (200 for a receipt)."""
+        return {} if self._receiver is None else dict(sorted(self._receiver.answers.items()))
+
+    @property
+    def refused(self) -> int:
+        """Posts answered 401: their ``Authorization`` was not the configured value."""
+        return 0 if self._receiver is None else self._receiver.answers[401]
+
+    async def start(self, journal: Journal, warn: Callable[[str], None] | None = None) -> None:
+        """Serve the receiver, its handler recording into ``journal``.
+
+        Args:
+            journal: Where the receipts are recorded.
+            warn: Called once with a line for the user when the first post is refused for its
+                ``Authorization`` (otherwise receipts would just never arrive, silently).
+        """
         import uvicorn  # optional: check_receipt_options made sure it is there
 
         record = journal.receipt_handler()
@@ -174,10 +221,17 @@ class ReceiptListener:
                 self.received += 1
             await record(event)
 
-        self._receiver = WebhookReceiver(handler, authorization=self._authorization)
-        config = uvicorn.Config(
-            self._receiver, log_level="warning", access_log=False, lifespan="off"
-        )
+        receiver = self._receiver = WebhookReceiver(handler, authorization=self._authorization)
+        warned = False
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            nonlocal warned
+            await receiver(scope, receive, send)
+            if not warned and warn is not None and receiver.answers[401]:
+                warned = True
+                warn(f"Warning: {REFUSED_ADVICE}")
+
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = _quiet_server(config)
         self._task = asyncio.get_running_loop().create_task(
             self._server.serve(sockets=[self._socket])

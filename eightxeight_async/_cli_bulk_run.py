@@ -26,7 +26,7 @@ from . import _cli_errors as errs
 from . import _cli_options as opts
 from ._cli_bulk_columns import FileProblem
 from ._cli_bulk_csv import BadRow, GoodRow, RowReader
-from ._cli_bulk_receipts import ReceiptListener
+from ._cli_bulk_receipts import ENV_AUTHORIZATION, ReceiptListener
 from ._cli_bulk_view import (
     UPDATE_EVERY,
     ReportRow,
@@ -185,7 +185,7 @@ class JobRun:
             if self.listener is None:
                 await self._work(client)
                 return
-            await self.listener.start(self.journal)
+            await self.listener.start(self.journal, warn=self.view.say)
             self.view.say(f"Recording delivery receipts received on {self.listener.url}")
             try:
                 await self._work(client)
@@ -420,6 +420,9 @@ class JobRun:
             else {
                 "listen": self.listener.url,
                 "received": self.listener.received,
+                # Posts refused for their Authorization: receipts that were never recorded.
+                "refused_unauthorized": self.listener.refused,
+                "answers": {str(status): n for status, n in self.listener.answers.items()},
                 "waited_seconds": round(self.waited, 3),
             },
             "resume_command": self.command,
@@ -475,6 +478,19 @@ class JobRun:
             if self.waited:
                 text += f" (waited {self.waited:.1f} s after the last row)"
             lines.append(("receipts", text))
+            if self.listener.refused:
+                lines.append(
+                    (
+                        "refused",
+                        f"{plural(self.listener.refused, 'post')} refused: wrong Authorization; "
+                        f"check --receipts-authorization / {ENV_AUTHORIZATION} against the "
+                        "webhook's http_authorization",
+                    )
+                )
+            for status, count in self.listener.answers.items():
+                if status in _OTHER_REFUSALS:
+                    what = f"{plural(count, 'post')} refused with {status}"
+                    lines.append(("refused", f"{what}: {_OTHER_REFUSALS[status]}"))
         elapsed = self.view.elapsed()
         if self.sent_at is not None:  # the wait for receipts is no part of the sending rate
             elapsed -= time.monotonic() - self.sent_at
@@ -516,6 +532,7 @@ class JobRun:
             return self._input_changed(self.failure, document)
         if self.failure is not None:
             code, message, hints, _ = errs.describe(self.failure, self.settings)
+            message = _job_wording(message, counts)
             if self.reconcile_failed:
                 resume = (
                     "The unknown rows stay unknown (nothing was sent); reconcile again later: "
@@ -640,3 +657,40 @@ def _reconcile_line(report: ReconcileReport) -> str:
     if report.duplicates:
         text += f"; {report.duplicates:,} row(s) appear more than once at 8x8"
     return text
+
+
+#: Why the receiver refused a post, besides a wrong Authorization (401).
+_OTHER_REFUSALS = {
+    400: "not an 8x8 webhook body (a legacy Wavecell body is one)",
+    405: "not a POST",
+    413: "a body larger than 64 KiB",
+}
+
+_NOTHING_SENT = re.compile(r"([;.]) ?[Nn]othing was sent\.$")
+
+
+def _job_wording(message: str, counts: dict[str, int]) -> str:
+    """An error's "nothing was sent", made true for a job that sent rows before it.
+
+    The SDK's message speaks of one request; the job may have had rows accepted (or refused,
+    or left unknown) by earlier requests, which stand in the journal.
+    """
+    earlier = counts["accepted"] + counts["rejected"] + counts["unknown"]
+    if not earlier:
+        return message
+    tally = ", ".join(
+        f"{counts[name]:,} {name}"
+        for name in ("accepted", "rejected", "unknown")
+        if counts[name] or name == "accepted"
+    )
+    sent = (
+        "the last request was not sent; the rows of earlier requests stand in the journal "
+        f"({tally})."
+    )
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) == ";":  # "...; nothing was sent."
+            return f"; {sent}"
+        return f". {sent[0].upper()}{sent[1:]}"  # "... Nothing was sent."
+
+    return _NOTHING_SENT.sub(replace, message)

@@ -3,7 +3,8 @@
 It prints the encoding (the one ``AUTO`` picks, or the one asked for), the parts 8x8 sends and
 bills, and the room left in the last part, through :func:`estimate_segments`: the same counter
 the sandbox and ``bulk --dry-run`` use. A text past 10 parts gets a warning on stderr (8x8 cuts
-it); the exit code stays 0. Nothing is sent and no setting is needed.
+it); the exit code stays 0. An empty (or all-space) TEXT exits 3: 8x8 refuses a message with
+no text, and so does ``send_sms``. Nothing is sent and no setting is needed.
 """
 
 from __future__ import annotations
@@ -44,10 +45,18 @@ def segments(text: str, encoding: str) -> None:
     units. An extension character (^ { } \ [ ~ ] | € and form feed) takes two septets, an emoji
     two code units, and neither is split across parts. "Characters left" is in those units.
     8x8 sends at most 10 parts and cuts the rest: past that a warning is printed (exit code 0).
-    From standard input, one trailing line break is not counted.
+    From standard input, one trailing line break is not counted. An empty (or all-space)
+    TEXT exits 3: 8x8 refuses a message with no text.
     """
     settings = opts.current_settings()
     text = _read_stdin() if text == "-" else _checked(text)
+    if not text.strip():
+        # Bad input, as the SDK's own check says (send_sms refuses it before any I/O): exit 3
+        # like any other invalid TEXT, where a text past 10 parts is still a valid count.
+        raise CliError(
+            errs.EXIT_VALIDATION,
+            "Invalid TEXT: it is empty (or only spaces); 8x8 refuses a message with no text.",
+        )
     try:
         estimate = estimate_segments(text, encoding)
     except ValidationError as exc:

@@ -204,6 +204,19 @@ class WebhookReceiver:
         self.dedupe: DedupeStore | None = InMemoryDedupe() if dedupe is _DEFAULT_DEDUPE else dedupe
         self.trust_forwarded = trust_forwarded
         self._tasks: set[asyncio.Task[None]] = set()
+        self._answers: collections.Counter[int] = collections.Counter()
+
+    @property
+    def answers(self) -> collections.Counter[int]:
+        """How many posts got each HTTP status so far, e.g. ``receiver.answers[401]``.
+
+        A copy, read-only for the receiver: a status never answered reads 0. A 401 count that
+        grows while no event arrives means 8x8 sends another ``Authorization`` value than the
+        one given here (compare it with the webhook's ``http_authorization``); 403 means a
+        source address outside ``allowed_ips``. Duplicates dropped from 8x8's retries count as
+        200, and a post whose client left before its body was read counts nowhere.
+        """
+        return collections.Counter(self._answers)
 
     def __repr__(self) -> str:
         auth = "None" if self._authorization is None else "'***'"
@@ -308,8 +321,23 @@ class WebhookReceiver:
     ) -> tuple[WebhookAnswer, WebhookEvent | None]:
         """The answer to one post, and the event to hand on (None: refused or a duplicate).
 
-        Every entry (ASGI, :meth:`respond`) goes through here, so that both answer alike.
+        Every entry (ASGI, :meth:`respond`) goes through here, so that both answer alike, and
+        every answer is counted in :attr:`answers`.
         """
+        answer, event = await self._checked(
+            method=method, headers=headers, client_host=client_host, read_body=read_body
+        )
+        self._answers[answer.status] += 1
+        return answer, event
+
+    async def _checked(
+        self,
+        *,
+        method: str,
+        headers: list[tuple[bytes, bytes]],
+        client_host: str | None,
+        read_body: Callable[[], Awaitable[bytes | None]],
+    ) -> tuple[WebhookAnswer, WebhookEvent | None]:
         if method != "POST":
             return _answer(405, "Only POST is accepted.", allow=True), None
         if not self._address_allowed(client_host, headers):

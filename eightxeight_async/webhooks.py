@@ -18,6 +18,9 @@ ASGI app that checks and parses each post, answers 8x8 at once and runs your han
     app.mount("/webhooks/8x8", receiver)         # Starlette / FastAPI; or uvicorn.run(receiver)
     # then set_webhook(url="https://example.com/webhooks/8x8/", http_authorization=...)
 
+``receiver.answers`` counts the posts answered per HTTP status (e.g. ``answers[401]``: posts with
+a wrong ``Authorization``).
+
 Servers that are not ASGI (aiohttp.web) call ``await receiver.respond(method=, headers=, body=,
 client_host=)`` and send the returned :class:`WebhookAnswer`: the same checks and answers.
 

@@ -381,12 +381,16 @@ async def test_receipts_only_works_beside_the_holder_and_refuses_to_send(tmp_pat
         Journal(path, receipts_only="yes")  # type: ignore[arg-type]
 
 
-def test_receipts_only_creates_a_missing_journal(tmp_path: Path) -> None:
-    """A receiver may start before the first bulk run: the file is created, empty."""
+def test_receipts_only_needs_the_journal_made_first(tmp_path: Path) -> None:
+    """receipts_only never creates a journal (a misspelt path would record receipts nowhere):
+    a receiver that starts before the first bulk run has the journal made with ``Journal(path)``.
+    """
     path = tmp_path / "new.journal"
+    with pytest.raises(JournalError, match="no journal at"):
+        Journal(path, receipts_only=True)
+    assert not path.exists()
+    Journal(path).close()
     with Journal(path, receipts_only=True) as journal:
-        assert journal.jobs() == []
-    with Journal(path) as journal:
         assert journal.jobs() == []
 
 

@@ -773,7 +773,11 @@ def test_output_that_would_overwrite_the_input_is_refused(csv_file: Path, option
 
 
 def test_reconcile_needs_a_job_the_journal_holds(csv_file: Path) -> None:
-    """--reconcile of a journal without jobs, or of a job it does not hold: exit 2, named."""
+    """--reconcile of a journal without jobs, or of a job it does not hold: exit 2, named.
+
+    (With no journal at all: tests/test_cli_bulk_tryout.py, none is made.)
+    """
+    Journal(f"{csv_file}.journal").close()
     code, _, err = invoke(*SETTINGS, "bulk", str(csv_file), "--template", "x", "--reconcile")
     assert code == 2
     assert "holds no job to reconcile. Nothing was sent." in err

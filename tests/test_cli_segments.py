@@ -101,8 +101,7 @@ def test_segments_ten_full_parts_have_no_warning() -> None:
         pytest.param("hello\r\n", "hello", id="crlf-dropped"),
         pytest.param("two\nlines\n\n", "two\nlines\n", id="only-one-newline-dropped"),
         pytest.param("a" * 159 + EURO, "a" * 159 + EURO, id="no-newline"),
-        pytest.param("", "", id="empty"),
-    ],
+    ],  # an empty stdin is refused: tests/test_cli_segments_tryout.py
 )
 def test_segments_reads_standard_input_for_dash(stdin: str, text: str) -> None:
     """`-` reads stdin (UTF-8); the one trailing line break a shell adds is not counted."""

@@ -237,15 +237,18 @@ class Journal:
             print(journal.summary("spring-sale"), journal.delivery_summary("spring-sale"))
 
     Args:
-        path: The file; created with its folder's permissions when missing.
+        path: The file; created with its folder's permissions when missing (never with
+            ``receipts_only``).
         receipts_only: Open it only to record delivery receipts and read, alongside the process
             that runs its jobs (a web app receiving 8x8's webhooks while ``eightxeight bulk``
-            sends): no holder lock is taken, and ``send_many`` and ``reconcile`` refuse it.
+            sends): no holder lock is taken, and ``send_many`` and ``reconcile`` refuse it. The
+            journal must exist already.
 
     Raises:
         JournalBusyError: Another ``Journal`` (in this process or another) that runs jobs holds
             it; with ``receipts_only``, only an older eightxeight-async holding it.
-        JournalError: The file is not a bulk journal (or one written by a newer version).
+        JournalError: The file is not a bulk journal (or one written by a newer version); with
+            ``receipts_only``, there is no file at ``path``.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, receipts_only: bool = False) -> None:
@@ -310,20 +313,50 @@ class Journal:
             raise JournalError(msg) from None
         self._lock = lock
 
+    def _missing(self) -> JournalError:
+        msg = (
+            f"There is no journal at {str(self.path)!r}: receipts_only=True opens an existing "
+            "journal and never creates one (receipts of a misspelt path would be recorded "
+            "nowhere)."
+        )
+        return JournalError(msg)
+
+    def _check_tables(self, connection: sqlite3.Connection) -> None:
+        """Read the file (a file that is not SQLite fails here); receipts_only needs tables."""
+        tables = connection.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name='meta'"
+        ).fetchone()[0]
+        if self.receipts_only and not tables:  # an empty file is not made a journal either
+            msg = f"The file {str(self.path)!r} is not a bulk journal (no journal tables)."
+            raise JournalError(msg)
+
     def _open(self) -> None:
+        if self.receipts_only and not self.path.is_file():
+            raise self._missing()
         try:
             # A short wait while opening: an older eightxeight-async holding the file keeps it
-            # locked for its whole run, and the caller should hear so at once.
+            # locked for its whole run, and the caller should hear so at once. receipts_only
+            # opens read-write without create (mode=rw): a file removed since the check above
+            # is not made anew.
+            target: str | Path = self.path
+            if self.receipts_only:
+                target = f"{self.path.resolve().as_uri()}?mode=rw"
             connection = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=_OPEN_TIMEOUT
+                target,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=_OPEN_TIMEOUT,
+                uri=self.receipts_only,
             )
         except sqlite3.Error as exc:
+            if self.receipts_only and not self.path.is_file():
+                raise self._missing() from None
             msg = f"The journal {str(self.path)!r} cannot be opened: {exc}."
             raise JournalError(msg) from None
         try:
             # Read first, so that a file that is not a journal is refused before a lock file
             # is made beside it.
-            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            self._check_tables(connection)
             if not self.receipts_only:
                 self._take_lock()
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
