@@ -54,7 +54,7 @@ def sms_mock(request: pytest.FixtureRequest, sms_mock_options: Any) -> Iterator[
 
     mock = SmsMock(**sms_mock_options)
     request.node.stash[_MOCK] = mock
-    with testing_mode():
+    with testing_mode(skip_rate_limiter=True):
         yield mock
     mock.close_now()
     mock.raise_handler_errors()

@@ -37,7 +37,7 @@ README = Path(__file__).parents[1] / "README.md"
 @pytest.fixture
 async def mock() -> AsyncIterator[SmsMock]:
     async with SmsMock() as sms_mock:
-        with retry_without_waiting():
+        with retry_without_waiting(skip_rate_limiter=True):
             yield sms_mock
 
 
@@ -62,7 +62,7 @@ def test_get_message_calls_skip_the_details_bucket_waits() -> None:
         async with SmsMock() as sms_mock, sms_mock.client() as client:
             sent = await client.send_sms(destination=PHONE, text="hi")
             loop = asyncio.get_running_loop()
-            with retry_without_waiting() as retries:
+            with retry_without_waiting(skip_rate_limiter=True) as retries:
                 start = loop.time()
                 for _ in range(5):
                     await client.get_message(sent.umid)
@@ -83,7 +83,7 @@ def test_concurrent_calls_keep_their_order_and_count() -> None:
         async with SmsMock() as sms_mock, sms_mock.client() as client:
             umids = [(await client.send_sms(destination=PHONE, text=str(i))).umid for i in range(3)]
             loop = asyncio.get_running_loop()
-            with retry_without_waiting():
+            with retry_without_waiting(skip_rate_limiter=True):
                 start = loop.time()
                 await asyncio.gather(*(client.get_message(u) for u in umids))
                 elapsed = loop.time() - start
@@ -106,7 +106,7 @@ def test_retries_of_get_message_skip_the_bucket_too() -> None:
             sent = await client.send_sms(destination=PHONE, text="hi")
             sms_mock.fail("get_message", "server_error", times=50)
             loop = asyncio.get_running_loop()
-            with retry_without_waiting() as retries:
+            with retry_without_waiting(skip_rate_limiter=True) as retries:
                 start = loop.time()
                 with pytest.raises(e.InternalServerError):
                     await client.get_message(sent.umid)
@@ -527,3 +527,23 @@ async def test_the_sdk_clock_moves_timers_in_order_and_forgets_cancelled_ones() 
     assert len(_clock._timers[loop]) == 1  # only "later" is still held
     later.cancel()
     assert not _clock._timers[loop]
+
+
+def test_plain_no_backoff_mode_keeps_the_rate_limiter() -> None:
+    """retry_without_waiting() alone keeps the client's own limiter: against the sandbox or 8x8,
+    which enforce 1 request/s for get_message, skipping it would earn 429s (found by the
+    sandbox's own fault test). The waits are real on the loop's clock and not recorded."""
+
+    async def main() -> tuple[float, list[float]]:
+        async with SmsMock() as sms_mock, sms_mock.client() as client:
+            sent = await client.send_sms(destination=PHONE, text="hi")
+            loop = asyncio.get_running_loop()
+            with retry_without_waiting():
+                start = loop.time()
+                for _ in range(3):
+                    await client.get_message(sent.umid)
+                return loop.time() - start, list(sms_mock.limiter_waits)
+
+    elapsed, limiter = run_virtual(main)
+    assert elapsed == pytest.approx(2.0, abs=0.05)
+    assert limiter == []
