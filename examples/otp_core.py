@@ -38,20 +38,30 @@ Configuration comes from the environment only (:meth:`OtpSettings.from_env`): th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import ipaddress
+import json
 import logging
 import math
 import secrets
+import sys
 import time
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
-from eightxeight_async import AsyncSmsClient, EightXEightError, ValidationError
+from eightxeight_async import (
+    APIConnectionError,
+    AsyncSmsClient,
+    AuthenticationError,
+    EightXEightError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from eightxeight_async.tracking import Delivery, DeliveryTimeoutError, DeliveryTracker
 from eightxeight_async.webhooks import (
     WEBHOOK_SOURCE_IPS,
@@ -66,16 +76,23 @@ __all__ = [
     "OtpSettings",
     "Reply",
     "configure_logging",
+    "json_object",
     "listen_address",
     "mask",
+    "settings_from_env",
 ]
 
 logger = logging.getLogger("otp_example")
 
 #: How long a code can be used, in seconds.
 CODE_TTL = 300.0
+#: How long an expired code is remembered (to answer 410, and give 8x8 its failure feedback
+#: within the 15 minutes 8x8 allows), in seconds.
+KEEP = 2 * CODE_TTL
 #: Wrong codes allowed per OTP before it is spent.
 MAX_ATTEMPTS = 3
+#: The largest request body the OTP routes read (the webhook has the receiver's own limit).
+MAX_BODY = 4 * 1024
 #: The most OTPs kept at once (sent within CODE_TTL); beyond it, sending answers 503.
 MAX_PENDING = 10_000
 #: The longest a client may ask ``delivery`` to wait, in seconds.
@@ -148,6 +165,9 @@ class OtpSettings:
         allowed, problem = _allowed_ips(environ.get("OTP_WEBHOOK_ALLOWED_IPS", ""))
         if problem:
             problems.append(problem)
+        port = environ.get("OTP_PORT") or "8000"
+        if not (port.isascii() and port.isdigit() and int(port) <= 65535):
+            problems.append("OTP_PORT must be a port number, 0 to 65535.")
         demo_code = environ.get("OTP_DEMO_CODE") or None
         if demo_code is not None:
             if not (len(demo_code) == 6 and demo_code.isascii() and demo_code.isdigit()):
@@ -197,15 +217,55 @@ def listen_address(environ: Mapping[str, str]) -> tuple[str, int]:
     """
     host = environ.get("OTP_HOST") or "127.0.0.1"
     port = environ.get("OTP_PORT") or "8000"
-    if not port.isdigit() or int(port) > 65535:
+    if not (port.isascii() and port.isdigit() and int(port) <= 65535):
         raise ConfigError(["OTP_PORT must be a port number, 0 to 65535."])
     return host, int(port)
 
 
+def settings_from_env(environ: Mapping[str, str]) -> OtpSettings:
+    """:meth:`OtpSettings.from_env`, or the list of problems on stderr and exit status 2.
+
+    For ``create_app``, which a server calls (``uvicorn --factory``): a traceback there would
+    bury the list.
+    """
+    try:
+        return OtpSettings.from_env(environ)
+    except ConfigError as exc:
+        cannot_start(exc)
+
+
+def cannot_start(problem: ConfigError) -> NoReturn:
+    """Print what stops the app, then exit with status 2 (a configuration error)."""
+    print(problem, file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
 def configure_logging() -> None:
-    """INFO lines of the app and its server on stderr; httpx's own request lines left out."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    """The app's INFO lines on stderr, also under a server that configures only its own logs.
+
+    httpx's own request lines are left out.
+    """
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")  # if nothing else did
+    logger.setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """A request body's JSON object, or None for anything else (not JSON, too deep, a list)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def seconds(value: str) -> float | None:
+    """A ``?timeout=`` value in seconds, or None when it is not a finite number."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def mask(phone: str) -> str:
@@ -249,6 +309,7 @@ class OtpService:
         self._tracker: DeliveryTracker | None = None
         # Insertion order is expiry order (one TTL for all): the oldest are purged first.
         self._otps: OrderedDict[str, _Otp] = OrderedDict()
+        self._feedbacks: set[asyncio.Task[None]] = set()  # for expired codes, sent in background
         self._receiver = WebhookReceiver(
             self.on_event,
             authorization=settings.webhook_authorization,
@@ -265,21 +326,52 @@ class OtpService:
         """Run the client and the tracker (enter it in the app's lifespan).
 
         Registers ``OTP_WEBHOOK_URL`` with ``set_webhook`` when it is set. On the way out,
-        waits for the webhook handlers still running, then closes the tracker and the client.
+        waits for the webhook handlers and feedback calls still running, then closes the tracker
+        and the client.
+
+        Raises:
+            ConfigError: The client's settings are refused, or registering the webhook failed
+                (the message names the variable to check).
         """
-        async with AsyncSmsClient() as client, DeliveryTracker(client) as tracker:
+        try:
+            client = AsyncSmsClient()
+        except ValidationError as exc:  # names the variable (EIGHTXEIGHT_BASE_URL, ...)
+            raise ConfigError([str(exc)]) from None
+        async with client, DeliveryTracker(client) as tracker:
             if self.settings.webhook_url is not None:
-                await client.set_webhook(
-                    url=self.settings.webhook_url,
-                    http_authorization=self.settings.webhook_authorization,
-                )
-                logger.info("webhook registered: %s", self.settings.webhook_url)
+                await self._register(client, self.settings.webhook_url)
             self._client, self._tracker = client, tracker
             try:
                 yield self
             finally:
                 await self._receiver.drain()
+                await asyncio.gather(*self._feedbacks)
                 self._client = self._tracker = None
+
+    async def _register(self, client: AsyncSmsClient, url: str) -> None:
+        """``set_webhook`` for OTP_WEBHOOK_URL; a failure as the setting to check."""
+        try:
+            await client.set_webhook(
+                url=url, http_authorization=self.settings.webhook_authorization
+            )
+        except AuthenticationError:
+            problem = "8x8 refused EIGHTXEIGHT_API_KEY (401): check the key."
+        except PermissionDeniedError:
+            problem = (
+                "8x8 refused set_webhook (403): check EIGHTXEIGHT_ACCOUNT_ID and that the key"
+                " belongs to that account."
+            )
+        except APIConnectionError as exc:
+            problem = (
+                f"8x8 could not be reached ({type(exc).__name__}): check EIGHTXEIGHT_BASE_URL,"
+                " EIGHTXEIGHT_CA_BUNDLE and the network (is the sandbox running?)."
+            )
+        except EightXEightError as exc:
+            problem = f"OTP_WEBHOOK_URL could not be registered with set_webhook: {exc}"
+        else:
+            logger.info("webhook registered: %s", url)
+            return
+        raise ConfigError([problem])
 
     def _running(self) -> tuple[AsyncSmsClient, DeliveryTracker]:
         if self._client is None or self._tracker is None:
@@ -325,6 +417,10 @@ class OtpService:
             )
         except ValidationError as exc:  # the SDK's sentence names the field, never the number
             return Reply(422, {"error": str(exc)})
+        except AuthenticationError:
+            # The setting to fix, not a traceback: nothing in the code failed.
+            logger.error("8x8 refused EIGHTXEIGHT_API_KEY (401): check the key")  # noqa: TRY400
+            return Reply(502, {"error": "the SMS service is misconfigured"})
         except EightXEightError as exc:
             logger.warning("sending to %s failed: %s", mask(phone), type(exc).__name__)
             return Reply(502, {"error": "the SMS could not be sent; try again"})
@@ -349,7 +445,7 @@ class OtpService:
             return Reply(422, {"error": "timeout must be a number of seconds"})
         otp = self._otps.get(umid)
         if otp is None:
-            return Reply(404, {"error": "no such OTP"})
+            return Reply(404, {"error": "no such OTP (or it expired over 10 minutes ago)"})
         if otp.delivery is None:
             try:
                 wait = min(max(timeout, 0.0), MAX_WAIT)
@@ -378,19 +474,22 @@ class OtpService:
 
         Returns:
             200 with ``verified`` (and ``attempts_left`` when wrong); 404 for an unknown umid;
-            410 when the code expired or was already used; 422 for a malformed request.
+            410 when the code expired, was already used, or had too many wrong attempts; 422
+            for a malformed request.
         """
         client, _ = self._running()
         if not isinstance(umid, str) or not isinstance(code, str):
             return Reply(422, {"error": "umid and code must be strings"})
+        if not code.isascii():  # the digits sent are ASCII; this also keeps encode() safe
+            return Reply(422, {"error": "code must be the digits received"})
+        self._purge(time.monotonic())
         otp = self._otps.get(umid)
         if otp is None:
-            return Reply(404, {"error": "no such OTP"})
-        if otp.outcome is not None:
-            return Reply(410, {"verified": False, "error": "this code was already used"})
-        if time.monotonic() >= otp.expires:
-            await self._feedback(client, umid, otp, "failure")
-            return Reply(410, {"verified": False, "error": "this code expired"})
+            return Reply(404, {"error": "no such OTP (or it expired over 10 minutes ago)"})
+        if otp.outcome is not None or time.monotonic() >= otp.expires:
+            if otp.outcome is None:
+                await self._feedback(client, umid, otp, "failure")
+            return Reply(410, {"verified": False, "error": _spent(otp)})
         # Constant time: the comparison must not tell an attacker how many digits matched.
         if hmac.compare_digest(code.encode(), otp.code.encode()):
             await self._feedback(client, umid, otp, "success")
@@ -411,9 +510,25 @@ class OtpService:
         logger.info("feedback: %s %s", umid, outcome)
 
     def _purge(self, now: float) -> None:
-        """Forget expired codes (the oldest first; insertion order is expiry order)."""
+        """Forget codes sent over KEEP seconds ago, the oldest first (insertion order is age order).
+
+        One never settled (expired unused) gets its ``failure`` feedback, in the background.
+        """
         while self._otps:
             umid, otp = next(iter(self._otps.items()))
-            if otp.expires > now:
+            if otp.expires - CODE_TTL + KEEP > now:
                 return
             del self._otps[umid]
+            if otp.outcome is None and self._client is not None:
+                task = asyncio.create_task(self._feedback(self._client, umid, otp, "failure"))
+                self._feedbacks.add(task)
+                task.add_done_callback(self._feedbacks.discard)
+
+
+def _spent(otp: _Otp) -> str:
+    """Why a code can no longer be used."""
+    if otp.outcome == "success":
+        return "this code was already used"
+    if otp.attempts_left == 0:
+        return "too many wrong codes: request a new one"
+    return "this code expired: request a new one"

@@ -12,20 +12,21 @@ import sys
 
 from aiohttp import web
 
-from ..otp_core import ConfigError, configure_logging, listen_address
+from ..otp_core import ConfigError, cannot_start, listen_address
 from .app import create_app
 
 
 def main() -> int:
-    """Check the configuration, then serve until Ctrl-C; the exit status."""
+    """Check the configuration, then serve until Ctrl-C; the exit status.
+
+    2 when a setting stops it (the problems printed, no traceback), before or at startup.
+    """
+    app = create_app()  # exits 2 with the list of problems, OTP_PORT's among them
+    host, port = listen_address(os.environ)
     try:
-        app = create_app()
-        host, port = listen_address(os.environ)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    configure_logging()
-    web.run_app(app, host=host, port=port)
+        web.run_app(app, host=host, port=port)
+    except ConfigError as exc:  # from the startup: a setting 8x8 or the client refused
+        cannot_start(exc)
     return 0
 
 

@@ -12,20 +12,23 @@ import sys
 
 import uvicorn
 
-from ..otp_core import ConfigError, configure_logging, listen_address
+from ..otp_core import listen_address
 from .app import create_app
 
 
 def main() -> int:
-    """Check the configuration, then serve until Ctrl-C; the exit status."""
+    """Check the configuration, then serve until Ctrl-C; the exit status.
+
+    2 when a setting stops it (the problems printed, no traceback), before or at startup.
+    """
+    app = create_app()  # exits 2 with the list of problems, OTP_PORT's among them
+    host, port = listen_address(os.environ)
     try:
-        app = create_app()
-        host, port = listen_address(os.environ)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    configure_logging()
-    uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    except SystemExit:  # uvicorn's exit 3 for a failed startup
+        if app.failed:
+            return 2  # a setting, named in the log above
+        raise
     return 0
 
 
