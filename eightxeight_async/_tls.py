@@ -90,11 +90,15 @@ def ssl_context_for(verify: VerifyTypes | None) -> ssl.SSLContext:
     try:
         return build_ssl_context(path)
     except ValidationError:
-        raise ValidationError(
-            "verify",
-            f"a readable PEM CA bundle: {ENV_CA_BUNDLE}, used when verify is not given, names a "
-            "file that is missing or unreadable",
-        ) from None
+        pass
+    # Outside the except block, so that no OSError quoting the path is left as __context__.
+    readable = os.path.isfile(path) and os.access(path, os.R_OK)
+    problem = "holds no PEM certificate" if readable else "is missing or unreadable"
+    raise ValidationError(
+        "verify",
+        f"a readable PEM CA bundle: {ENV_CA_BUNDLE}, used when verify is not given, names a "
+        f"file that {problem}",
+    )
 
 
 async def _handshake(url: httpx.URL, timeout: float | None) -> str | None:

@@ -220,11 +220,15 @@ def test_ca_bundle_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert ca_count(AsyncSmsClient(api_key="k", verify=True)) > 1
 
 
-@pytest.mark.parametrize("content", [None, b"not a certificate"])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "is missing or unreadable"), (b"not a certificate", "holds no PEM certificate")],
+)
 def test_unusable_ca_bundle_in_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: bytes | None
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: bytes | None, problem: str
 ) -> None:
-    """A missing or unreadable EIGHTXEIGHT_CA_BUNDLE is a ValidationError that names it."""
+    """A bad EIGHTXEIGHT_CA_BUNDLE is a ValidationError that names it and what is wrong (a
+    readable file that is not PEM was called "missing or unreadable")."""
     path = tmp_path / "ca.pem"
     if content is not None:
         path.write_bytes(content)
@@ -232,6 +236,9 @@ def test_unusable_ca_bundle_in_the_environment(
     with pytest.raises(e.ValidationError, match="EIGHTXEIGHT_CA_BUNDLE") as info:
         AsyncSmsClient(api_key="k")
     assert info.value.field == "verify"
+    assert problem in str(info.value)
+    assert str(path) not in str(info.value)
+    assert info.value.__context__ is None
 
 
 def test_ca_bundle_does_not_apply_to_an_injected_client(monkeypatch: pytest.MonkeyPatch) -> None:
