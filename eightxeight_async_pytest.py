@@ -50,9 +50,9 @@ def sms_mock(request: pytest.FixtureRequest, sms_mock_options: Any) -> Iterator[
         )
         raise TypeError(msg)
     from eightxeight_async._clock import testing_mode
-    from eightxeight_async.testing import SmsMock
+    from eightxeight_async._testing_mock import mock_from_options
 
-    mock = SmsMock(**sms_mock_options)
+    mock: SmsMock = mock_from_options(sms_mock_options)
     request.node.stash[_MOCK] = mock
     with testing_mode(skip_rate_limiter=True):
         yield mock

@@ -41,8 +41,10 @@ from ._cli_segments import segments
 from ._config import ENV_BASE_URL
 from ._converters import dumps_for_humans, jsonable
 from ._demo import mask_e164
+from ._errors import ValidationError
 from ._models import MessageDetails, SmsResponse
 from ._redact import mask_numbers
+from ._segments import estimate_segments
 from ._version import __version__
 
 __all__ = ["cli", "run"]
@@ -239,6 +241,16 @@ def _print_details(details: MessageDetails) -> None:
     _echo_fields(rows)
 
 
+def _warn_if_cut(text: str, encoding: str | None) -> None:
+    """Warn on stderr, without stopping the send, when 8x8 will cut the text at 10 parts."""
+    try:
+        estimate = estimate_segments(text, encoding or "AUTO")
+    except ValidationError:
+        return  # send_sms refuses it before any I/O, naming the option
+    if estimate.warning is not None:
+        click.echo(f"warning: {estimate.warning[0].lower()}{estimate.warning[1:]}", err=True)
+
+
 # --- commands that call 8x8 --------------------------------------------------------------------
 
 
@@ -256,6 +268,7 @@ def _print_details(details: MessageDetails) -> None:
 def send(destination: str, text: str, **options: Any) -> None:
     """Send one SMS."""
     settings = opts.current_settings()
+    _warn_if_cut(text, options["encoding"])
 
     async def go() -> SmsResponse:
         async with settings.client() as client:

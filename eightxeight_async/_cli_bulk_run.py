@@ -154,8 +154,8 @@ class JobRun:
         self.command = command
         self.view.say(f"Job {self.job_id}, journal {self.journal_path}.")
         self.view.say(f"If it stops, resume with: {self.command}")
-        if self._redis_note:
-            self.view.say(self._redis_note)
+        if self._resume_note:
+            self.view.say(self._resume_note)
         if not os.path.isfile(self.file):
             # A pipe (<(...), /dev/stdin) cannot be read again from its start by the resume.
             self.view.say(
@@ -174,11 +174,20 @@ class JobRun:
             self.reader.close()
 
     @property
-    def _redis_note(self) -> str:
-        """The resume command leaves out --redis-url (its password must not be printed)."""
-        if self.settings.redis_url is None or "redis_url" in self.settings.from_env:
+    def _resume_note(self) -> str:
+        """What the resume command leaves out, for the user to add again.
+
+        --redis-url (its password) and the receipt options (the Authorization value) are never
+        printed.
+        """
+        left_out: list[str] = []
+        if self.settings.redis_url is not None and "redis_url" not in self.settings.from_env:
+            left_out.append("--redis-url")
+        if self.options.get("receipts_listen") is not None:
+            left_out.append("--receipts-listen options")
+        if not left_out:
             return ""
-        return "(add your --redis-url again)"
+        return f"(add your {' and '.join(left_out)} again)"
 
     async def _main(self) -> None:
         async with self.client as client:
@@ -504,7 +513,9 @@ class JobRun:
     def _failure_error(self, counts: dict[str, int], document: dict[str, Any]) -> CliError | None:
         """The error the run ends with, or None for exit 0."""
         # The command ends the line, so that the line's end can be pasted as it is.
-        resume = f"Resume with{' ' + self._redis_note if self._redis_note else ''}: {self.command}"
+        resume = (
+            f"Resume with{' ' + self._resume_note if self._resume_note else ''}: {self.command}"
+        )
         if counts["unknown"] and not self.reconcile_failed:
             # Resuming never sends these rows again: only --reconcile settles them. A line of
             # its own, so that each line ends with a command to paste.

@@ -261,15 +261,17 @@ def _not_found_hint(settings: Settings | None) -> str:
         if settings is not None
         else ""
     )
-    if command == "send" or (path and command != "survey" and command != "status"):
-        return url_hint
+    if command in ("send", "bulk"):
+        return url_hint  # no id of the user's in the path: only the base URL's can be wrong
     ids = {
         "status": "the UMID",
         "feedback": "the UMID",
         "survey": "the survey id",
     }.get(command or "", "the UMID or survey id")
     hint = f"Check {ids}, and --subaccount-id (each lives in its subaccount)."
-    if path or command == "feedback":
+    # At the host's root the route exists, so a 404 is the id's ("Message not found"), for
+    # feedback as for status; only a path prefix makes the URL a suspect too.
+    if path:
         hint += f" {url_hint}"
     return hint.strip()
 

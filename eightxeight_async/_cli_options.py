@@ -237,10 +237,15 @@ class Settings:
         try:
             limiter = _CliRedisLimiter.from_url(url)
         except ValidationError as exc:
+            hint = (
+                "A cluster is reached by one of its nodes: redis://[:PASSWORD@]HOST:PORT?cluster=true."
+                if exc.rule.startswith("a cluster URL")
+                else "The password, if any, goes in the URL: redis://:PASSWORD@host:6379/0."
+            )
             raise CliError(
                 errs.EXIT_VALIDATION,
                 f"Invalid {source}: must be {exc.rule}. Nothing was sent.",
-                hint="The password, if any, goes in the URL: redis://:PASSWORD@host:6379/0.",
+                hint=hint,
             ) from None
         except ImportError:
             raise CliError(

@@ -302,8 +302,12 @@ class RedisRateLimiter:
         self._on_failure = mode
         self._owns_redis = False
         self._where = _describe_client(redis)
+        # Everything an unreachable or misconfigured Redis raises. RedisClusterException is not a
+        # RedisError: a cluster client raises it when no startup node answers ("cannot be
+        # connected"), when the server is not in cluster mode, or when a slot has no node.
         self._errors: tuple[type[BaseException], ...] = (
             exceptions.RedisError,
+            exceptions.RedisClusterException,
             OSError,
             asyncio.TimeoutError,
         )
@@ -376,6 +380,11 @@ class RedisRateLimiter:
                 client = aioredis.from_url(url, **settings)
         except ValueError:
             raise ValidationError("url", "a Redis URL redis-py can read") from None
+        except exceptions.RedisClusterException:
+            # Raised before any I/O for what a cluster cannot be: a unix socket, a db but 0.
+            raise ValidationError(
+                "url", "a cluster URL: host and port, no unix socket, database 0 or none"
+            ) from None
         limiter = cls(
             client,
             prefix=prefix,

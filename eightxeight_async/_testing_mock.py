@@ -14,10 +14,11 @@ only when one of its names is used.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import functools
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -670,3 +671,36 @@ def _running_loop(name: str) -> asyncio.AbstractEventLoop:
             "only (under anyio, use its asyncio backend)."
         )
         raise RuntimeError(msg) from None
+
+
+def mock_from_options(options: Mapping[str, Any], *, fixture: str = "sms_mock_options") -> SmsMock:
+    """An :class:`SmsMock` made from a fixture's dict of options (the pytest plugin's path).
+
+    Python's own error for an unknown keyword names neither the fixture the dict came from nor
+    the options there are; a misspelt one (``delivered_afterr``) deserves both.
+
+    Args:
+        options: :class:`SmsMock`'s keyword arguments.
+        fixture: The fixture that returned them, named in the error.
+
+    Raises:
+        TypeError: A name that is not one of :class:`SmsMock`'s options.
+        ValidationError: An option's value out of its range (from :class:`SmsMock`).
+    """
+    valid = [
+        name
+        for name, parameter in inspect.signature(SmsMock.__init__).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    unknown = [name for name in options if name not in valid]
+    if unknown:
+        first = unknown[0]
+        close = difflib.get_close_matches(str(first), valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        names = ", ".join(repr(name) for name in unknown)
+        msg = (
+            f"The {fixture} fixture gave SmsMock an unknown option {names}{hint}; SmsMock's"
+            f" options are: {', '.join(valid)}."
+        )
+        raise TypeError(msg)
+    return SmsMock(**options)

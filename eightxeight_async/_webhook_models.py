@@ -15,7 +15,7 @@ from typing import TypeVar
 import attrs
 
 from ._converters import decode_json, structure_response
-from ._errors import ResponseValidationError
+from ._errors import ResponseValidationError, ValidationError
 from ._models import EncodingTypes, MessageStateTypes, MessageStatus, Price, mask_phone
 from ._redact import mask_numbers
 
@@ -242,11 +242,12 @@ _LEGACY_KEYS = frozenset(
 )
 
 
-def parse_event(body: bytes) -> WebhookEvent:
+def parse_event(body: bytes | bytearray | memoryview | str) -> WebhookEvent:
     """Read one webhook body from 8x8 into a typed event.
 
     Args:
-        body: The raw request body, as 8x8 posted it.
+        body: The raw request body, as 8x8 posted it; a ``str`` (a body a framework already
+            decoded) is read as its UTF-8 encoding.
 
     Returns:
         A :class:`DeliveryReceipt`, an :class:`InboundMessage`, a :class:`SurveyResponse`, or an
@@ -256,7 +257,14 @@ def parse_event(body: bytes) -> WebhookEvent:
         LegacyWebhookError: The body is in Wavecell's old format (XML, or the old field names).
         WebhookFormatError: The body is not JSON, or not of the documented shape; ``.path``
             names the first offending value. Neither message quotes the body.
+        ValidationError: ``body`` is neither bytes nor a str (e.g. an already parsed dict).
     """
+    if isinstance(body, str):
+        body = body.encode("utf-8", "surrogatepass")
+    elif isinstance(body, (bytearray, memoryview)):
+        body = bytes(body)
+    elif not isinstance(body, bytes):
+        raise ValidationError("body", "the request body as bytes or str (not parsed JSON)")
     if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         raise LegacyWebhookError("XML")
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hmac
+import inspect
 import ipaddress
 import logging
 from collections.abc import (
@@ -27,6 +28,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from ._errors import ValidationError
+from ._validators_ops import MASKED_SECRET
 from ._webhook_models import (
     DeliveryReceipt,
     InboundMessage,
@@ -74,11 +77,10 @@ class InMemoryDedupe:
             max_entries: How many keys to keep at most (at least 1).
 
         Raises:
-            ValueError: When ``max_entries`` is below 1.
+            ValidationError: (a ``ValueError``) ``max_entries`` is not a whole number of 1 or more.
         """
-        if max_entries < 1:
-            msg = "max_entries must be at least 1"
-            raise ValueError(msg)
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
+            raise ValidationError("max_entries", "a whole number of 1 or more")
         self.max_entries = max_entries
         self._keys: collections.OrderedDict[str, None] = collections.OrderedDict()
 
@@ -135,7 +137,14 @@ class _Disconnected(Exception):
     """The client went away before its body was read whole."""
 
 
-Handler = Callable[[WebhookEvent], Awaitable[object]]
+Handler = Callable[[WebhookEvent], object]
+"""A callable taking an event: async (awaited), or sync (called; an awaitable result awaited)."""
+
+_AUTHORIZATION_RULE = (
+    "printable ASCII text, not empty or blank, without leading or trailing whitespace"
+    " (authorization=None turns the check off)"
+)
+_BYTES = (bytes, bytearray, memoryview)
 
 
 class WebhookReceiver:
@@ -160,13 +169,18 @@ class WebhookReceiver:
         """Create the app.
 
         Args:
-            handler: An async callable run with each new event, after 8x8 got its 200. Its
+            handler: A callable run with each new event, after 8x8 got its 200: an async
+                function (awaited in a task of its own), or a sync one (called in that task, on
+                the event loop, so it must be quick; an awaitable it returns is awaited). Its
                 exceptions are logged (``eightxeight_async.webhooks``), never raised, and the
                 event is not posted again: 8x8 already has its 200. A handler that can fail
                 should store the event first (a queue, a table) and work from there.
             authorization: The exact ``Authorization`` header value 8x8 sends (the
-                ``http_authorization`` given to ``set_webhook``); ``None`` checks nothing
-                (only behind something else that authenticates 8x8, e.g. an OAuth gateway).
+                ``http_authorization`` given to ``set_webhook``): printable ASCII, not empty or
+                blank, no leading or trailing whitespace (an empty value would let a post with
+                an empty header in, so ``""`` from an unset variable is refused). ``None``, and
+                only ``None``, checks nothing (only behind something else that authenticates
+                8x8, e.g. an OAuth gateway).
             allowed_ips: Addresses and CIDR networks allowed to post (e.g.
                 ``WEBHOOK_SOURCE_IPS["EU"]``); ``None`` allows any.
             max_body_bytes: The largest body read; a larger one gets 413 (8x8's are < 2 KiB).
@@ -177,29 +191,27 @@ class WebhookReceiver:
                 a proxy that sets it: anyone can send the header.
 
         Raises:
-            ValueError: When an allowed address is not an IP address or network,
-                ``authorization`` is not ASCII, or ``max_body_bytes`` is below 1.
+            ValidationError: (a ``ValueError``) ``handler`` is not callable, ``authorization``
+                is empty, blank or not printable ASCII, an allowed address is not an IP address
+                or network, ``max_body_bytes`` is below 1, or an option has the wrong type.
         """
+        if not callable(handler):
+            raise ValidationError("handler", "a callable taking an event, async or sync")
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+            raise ValidationError("max_body_bytes", "a whole number of bytes, at least 1")
         if max_body_bytes < 1:
-            msg = "max_body_bytes must be at least 1"
-            raise ValueError(msg)
+            raise ValidationError("max_body_bytes", "a whole number of bytes, at least 1")
+        if (
+            dedupe is not None
+            and dedupe is not _DEFAULT_DEDUPE
+            and not isinstance(dedupe, DedupeStore)
+        ):
+            raise ValidationError("dedupe", "None or a store with `async first_seen(key)`")
+        if not isinstance(trust_forwarded, bool):
+            raise ValidationError("trust_forwarded", "True or False")
         self._handler = handler
-        self._authorization: bytes | None = None
-        if authorization is not None:
-            try:
-                self._authorization = authorization.encode("ascii")
-            except UnicodeEncodeError:
-                msg = "authorization must be ASCII text, as HTTP header values are"
-                raise ValueError(msg) from None
-        self._networks: tuple[IPNetwork, ...] | None = None
-        if allowed_ips is not None:
-            try:
-                self._networks = tuple(
-                    ipaddress.ip_network(item.strip(), strict=False) for item in allowed_ips
-                )
-            except ValueError:
-                msg = "allowed_ips must hold IP addresses or CIDR networks"
-                raise ValueError(msg) from None
+        self._authorization = _checked_authorization(authorization)
+        self._networks = None if allowed_ips is None else _checked_networks(allowed_ips)
         self.max_body_bytes = max_body_bytes
         self.dedupe: DedupeStore | None = InMemoryDedupe() if dedupe is _DEFAULT_DEDUPE else dedupe
         self.trust_forwarded = trust_forwarded
@@ -289,21 +301,28 @@ class WebhookReceiver:
 
         Returns:
             The status, plain-text body and headers to answer with.
+
+        Raises:
+            ValidationError: An argument of the wrong type (e.g. ``body=None``), before
+                anything is read or answered; or a chunk of ``body`` that is not bytes.
         """
-        if isinstance(headers, Mapping):
-            pairs: Iterable[tuple[str | bytes, str | bytes]] = headers.items()
-        else:
-            pairs = headers
+        if not isinstance(method, str):
+            raise ValidationError("method", "the request method as a str, e.g. 'POST'")
+        if client_host is not None and not isinstance(client_host, str):
+            raise ValidationError("client_host", "the client's address as a str, or None")
+        if not isinstance(body, _BYTES) and not isinstance(body, AsyncIterable):
+            raise ValidationError("body", "bytes, or an async iterable of bytes chunks")
+        raw_headers = _raw_headers(headers)
 
         async def read_body() -> bytes | None:
-            if isinstance(body, (bytes, bytearray, memoryview)):
+            if isinstance(body, _BYTES):
                 whole = bytes(body)
                 return None if len(whole) > self.max_body_bytes else whole
             return await self._read_chunks(body)
 
         answer, event = await self._decide(
             method=method,
-            headers=[(_raw(name).lower(), _raw(value)) for name, value in pairs],
+            headers=raw_headers,
             client_host=client_host,
             read_body=read_body,
         )
@@ -372,7 +391,9 @@ class WebhookReceiver:
 
     async def _run(self, event: WebhookEvent) -> None:
         try:
-            await self._handler(event)
+            result = self._handler(event)
+            if inspect.isawaitable(result):
+                await result
         except Exception:  # the app must outlive any handler bug
             logger.exception("The webhook handler failed on a %s.", type(event).__name__)
 
@@ -432,6 +453,8 @@ class WebhookReceiver:
         parts: list[bytes] = []
         size = 0
         async for chunk in chunks:
+            if not isinstance(chunk, _BYTES):
+                raise ValidationError("body", "an async iterable of bytes chunks (not text)")
             size += len(chunk)
             if size > self.max_body_bytes:
                 return None
@@ -447,6 +470,63 @@ class WebhookReceiver:
                 await self.drain()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _checked_authorization(authorization: str | None) -> bytes | None:
+    """The header value to expect, as bytes; None checks nothing.
+
+    An empty value would match an empty ``Authorization:`` header, a blank one whatever the server
+    strips to nothing, and one with leading or trailing whitespace nothing at all (servers strip
+    it): each is refused, so that ``os.environ.get("X", "")`` cannot silently let anyone in.
+    """
+    if authorization is None:
+        return None
+    if (
+        not isinstance(authorization, str)
+        or not authorization.strip()
+        or authorization != authorization.strip()
+        or not authorization.isascii()
+        or not authorization.isprintable()
+    ):
+        raise ValidationError("authorization", _AUTHORIZATION_RULE)
+    if authorization == MASKED_SECRET:  # copied from get_webhooks: 8x8 sends the real value
+        raise ValidationError(
+            "authorization", "the secret itself, not the masked '***' 8x8 returns on GET"
+        )
+    return authorization.encode("ascii")
+
+
+def _checked_networks(allowed_ips: Iterable[str]) -> tuple[IPNetwork, ...]:
+    rule = "a list of IP addresses or CIDR networks (not one string)"
+    # A str is iterable too: each of its characters was taken for an address ("1" is 0.0.0.1).
+    if isinstance(allowed_ips, (str, bytes)):
+        raise ValidationError("allowed_ips", rule)
+    try:
+        return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in allowed_ips)
+    except (TypeError, ValueError, AttributeError):
+        raise ValidationError("allowed_ips", rule) from None
+
+
+def _raw_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]],
+) -> list[tuple[bytes, bytes]]:
+    """``respond``'s headers as lower-cased byte pairs; ValidationError for another shape."""
+    rule = "a mapping or (name, value) pairs of str or bytes"
+    if isinstance(headers, Mapping):
+        pairs: Iterable[Any] = headers.items()
+    elif isinstance(headers, Iterable) and not isinstance(headers, (str, bytes)):
+        pairs = headers
+    else:
+        raise ValidationError("headers", rule)
+    result: list[tuple[bytes, bytes]] = []
+    try:
+        for name, value in pairs:
+            if not isinstance(name, (str, bytes)) or not isinstance(value, (str, bytes)):
+                raise ValidationError("headers", rule)
+            result.append((_raw(name).lower(), _raw(value)))
+    except (TypeError, ValueError):
+        raise ValidationError("headers", rule) from None
+    return result
 
 
 def _raw(value: str | bytes) -> bytes:

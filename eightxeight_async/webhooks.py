@@ -18,6 +18,15 @@ ASGI app that checks and parses each post, answers 8x8 at once and runs your han
     app.mount("/webhooks/8x8", receiver)         # Starlette / FastAPI; or uvicorn.run(receiver)
     # then set_webhook(url="https://example.com/webhooks/8x8/", http_authorization=...)
 
+The handler may be async (awaited in a task of its own) or a plain function (called in that
+task, on the event loop: keep it quick, e.g. put the event on a queue). A handler that is not
+callable is refused at once (``ValidationError("handler", ...)``).
+
+``authorization`` must be the exact value, printable ASCII, neither empty nor blank, without
+leading or trailing whitespace: ``WebhookReceiver(h, authorization=os.environ.get("X", ""))``
+with X unset raises ``ValidationError("authorization", ...)`` instead of letting a post with an
+empty ``Authorization:`` header in. ``authorization=None`` is the one way to check nothing.
+
 ``receiver.answers`` counts the posts answered per HTTP status (e.g. ``answers[401]``: posts with
 a wrong ``Authorization``).
 

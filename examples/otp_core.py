@@ -153,6 +153,9 @@ class OtpSettings:
             )
         elif not authorization.isascii() or not authorization.isprintable():
             problems.append("OTP_WEBHOOK_AUTHORIZATION must be printable ASCII.")
+        elif authorization != authorization.strip():
+            # Servers strip a header value's ends: such a value could never match.
+            problems.append("OTP_WEBHOOK_AUTHORIZATION must not start or end with a space.")
         url = environ.get("OTP_WEBHOOK_URL") or None
         if url is not None:
             if not url.startswith(("https://", "http://")):

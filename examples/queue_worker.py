@@ -28,7 +28,12 @@ UTF-8 (a byte-order mark is skipped) unless ``--encoding`` says otherwise. Ctrl-
 jobs: the requests in flight finish, the summary and the command that resumes are printed (exit
 130; Ctrl-C again abandons the requests in flight, their rows UNKNOWN). Exit status: 0 when every
 row has a final state, 1 when some are UNKNOWN (run the worker again with ``--reconcile``), 2 for
-a configuration or input error. No message text or full number is printed.
+a configuration or input error, 3 when the whole job stopped on an error (8x8 unreachable, a 5xx
+after the retries) leaving no row UNKNOWN: the same command sends the rest. No message text or
+full number is printed.
+
+The journal is ``--journal`` (default ``queue-worker.journal`` in the current directory, with a
+``queue-worker.journal-lock`` beside it while it is open): keep it until the job is finished.
 """
 
 from __future__ import annotations
@@ -198,6 +203,8 @@ async def run(args: argparse.Namespace) -> int:
     too_long: list[int] = []
     resumed = 0
     interrupted = sending = wait_ended = False
+    stopped: EightXEightError | None = None
+    unknown_left = 0
     started = time.monotonic()
     with Journal(args.journal) as journal:
         async with AsyncSmsClient() as client, receiving(args, client, journal) as receiver:
@@ -244,6 +251,11 @@ async def run(args: argparse.Namespace) -> int:
                 # The second Ctrl-C: `async with job` recorded the abandoned rows UNKNOWN.
                 if sys.version_info >= (3, 11):
                     main_task.uncancel()
+            except (AuthenticationError, ValidationError):
+                raise  # a setting: main() says so (exit 2)
+            except EightXEightError as exc:  # 8x8 unreachable, a 5xx after the retries, ...
+                stopped = exc
+                unknown_left = journal.summary(job.job_id)[RowState.UNKNOWN]
             finally:
                 sending = False
                 producer.cancel()
@@ -251,11 +263,13 @@ async def run(args: argparse.Namespace) -> int:
             producer_error = None if producer.cancelled() else producer.exception()
             elapsed = time.monotonic() - started
             deliveries = None
-            if receiver is not None and not interrupted:
+            if receiver is not None and not interrupted and stopped is None:
                 deliveries = await receipts_awaited(
                     journal, job.job_id, args.receipts_wait, lambda: wait_ended
                 )
                 await receiver.drain()
+    if stopped is not None:
+        return job_stopped(args, job.job_id, stopped, unknown_left)
     if producer_error is not None:  # the CSV broke off: the rows read so far stand
         print(f"The input stopped early: {producer_error}", file=sys.stderr)
     total = sum(counts.values())
@@ -290,6 +304,23 @@ async def run(args: argparse.Namespace) -> int:
     if counts[RowState.UNKNOWN]:
         return 1
     return 2 if producer_error is not None else 0
+
+
+def job_stopped(args: argparse.Namespace, job_id: str, error: Exception, unknown: int) -> int:
+    """Say why the whole job stopped and what to run next; the exit status (1 or 3)."""
+    print(f"queue worker stopped: {error}", file=sys.stderr)
+    if unknown:
+        print(
+            f"{unknown:,} row(s) have an unknown outcome; look them up in 8x8's log:"
+            f" {command(args, job_id, '--reconcile')}",
+            file=sys.stderr,
+        )
+        return 1
+    # Every row stands in the journal as sent or not sent: the same command sends the rest.
+    print(
+        f"No row has an unknown outcome. To send the rest: {command(args, job_id)}", file=sys.stderr
+    )
+    return 3
 
 
 def command(args: argparse.Namespace, job_id: str, *extra: str) -> str:
@@ -380,7 +411,14 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--csv", type=Path, help="a CSV with a destination column")
     source.add_argument("--generate", type=int, metavar="N", help="N jobs for the sandbox")
     cli.add_argument("--job-id", help="the job's id; give it again to resume (else a new one)")
-    cli.add_argument("--journal", default="queue-worker.journal", help="the journal file")
+    cli.add_argument(
+        "--journal",
+        default="queue-worker.journal",
+        help=(
+            "the journal file (default: queue-worker.journal in the current directory, with"
+            " its queue-worker.journal-lock beside it)"
+        ),
+    )
     cli.add_argument("--text", default="Your parcel is on its way.", help="the default text")
     cli.add_argument("--chunk-size", type=int, default=500, help="messages per batch request")
     cli.add_argument("--concurrency", type=int, default=4, help="batch requests in flight")
@@ -423,6 +461,10 @@ def main(argv: list[str] | None = None) -> int:
         authorization = os.environ.get("WORKER_WEBHOOK_AUTHORIZATION", "")
         if not (authorization.isascii() and authorization.isprintable()):
             problems.append("WORKER_WEBHOOK_AUTHORIZATION must be printable ASCII.")
+        elif authorization != authorization.strip():
+            # Servers strip a header value's ends: such a value could never match (and a blank
+            # one would match an empty header): the receiver refuses both.
+            problems.append("WORKER_WEBHOOK_AUTHORIZATION must not start or end with a space.")
         url = os.environ.get("WORKER_WEBHOOK_URL", "")
         if url and not url.startswith(("https://", "http://")):
             problems.append("WORKER_WEBHOOK_URL must be an http(s) URL.")
@@ -444,9 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     except JournalError as exc:
         print(f"queue worker: the journal cannot be used: {exc}", file=sys.stderr)
         return 2
-    except EightXEightError as exc:  # stopped the job; every row stands in the journal
+    except EightXEightError as exc:  # before the job sent anything (e.g. set_webhook failed)
         print(f"queue worker stopped: {exc}", file=sys.stderr)
-        return 1
+        return 3
 
 
 if __name__ == "__main__":

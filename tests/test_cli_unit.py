@@ -687,7 +687,14 @@ def _status_error(status: int, code: int) -> APIStatusError:
             NOWHERE, ["survey", "nps", "--to", "+6591234567"], "Check the survey id", None, id="sv"
         ),
         pytest.param(
-            NOWHERE, ["feedback", "u", "success"], "Check the path of the base URL", None, id="fb"
+            NOWHERE, ["feedback", "u", "success"], "Check the UMID", "path of the base URL", id="fb"
+        ),
+        pytest.param(
+            NOWHERE + "/prefix",
+            ["feedback", "u", "success"],
+            "Check the path of the base URL",
+            None,
+            id="fb-path",
         ),
     ],
 )
