@@ -115,6 +115,9 @@ def header_value(_inst: object, attribute: attrs.Attribute[Any], value: object) 
         raise ValidationError(attribute.name, "a non-empty header value of at most 4096 characters")
     if not text.isascii() or not text.isprintable():
         raise ValidationError(attribute.name, "printable ASCII (it becomes an HTTP header)")
+    if text != text.strip():
+        # Servers strip a header's value: a padded one could never match the receiver's.
+        raise ValidationError(attribute.name, "no leading or trailing spaces")
     if text == MASKED_SECRET:
         raise ValidationError(
             attribute.name, "the secret itself, not the masked '***' 8x8 returns on GET"
