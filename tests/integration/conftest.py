@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,16 @@ from eightxeight_async.sandbox import Sandbox
 from eightxeight_async.sandbox._app import build_app
 
 from .openapi_check import answer_problems
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is an integration test, marked or not: five files once forgot
+    ``pytestmark`` and ran in every unit run (one of them for 90 s)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 class _SendProxy:
