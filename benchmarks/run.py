@@ -75,6 +75,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_nginx(nginx: str, tmp: str) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start nginx over TLS 1.3 with a trustme certificate (its CA in ``tmp/ca.pem``), answering
+    every POST with 8x8's send answer; returns the process, its port and its status port, once it
+    accepts connections. The caller stops the process."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(f"{tmp}/server.key")
+    cert.cert_chain_pems[0].write_to_path(f"{tmp}/server.pem")
+    ca.cert_pem.write_to_path(f"{tmp}/ca.pem")
+    port, status_port = free_port(), free_port()
+    conf = Path(tmp, "nginx.conf")
+    conf.write_text(
+        NGINX_CONF.format(dir=tmp, port=port, status_port=status_port, body=SEND_RESPONSE)
+    )
+    server = subprocess.Popen([nginx, "-c", str(conf), "-p", tmp, "-g", "daemon off;"])
+    for _ in range(100):
+        try:
+            accepts(status_port)
+            break
+        except OSError:
+            time.sleep(0.05)
+    return server, port, status_port
+
+
 def ensure_nginx() -> str:
     found = shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
@@ -199,25 +223,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     nginx = ensure_nginx()
     with tempfile.TemporaryDirectory(prefix="eightxeight-bench-") as tmp:
-        ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1")
-        cert.private_key_pem.write_to_path(f"{tmp}/server.key")
-        cert.cert_chain_pems[0].write_to_path(f"{tmp}/server.pem")
-        ca.cert_pem.write_to_path(f"{tmp}/ca.pem")
-        port, status_port = free_port(), free_port()
-        conf = Path(tmp, "nginx.conf")
-        conf.write_text(
-            NGINX_CONF.format(dir=tmp, port=port, status_port=status_port, body=SEND_RESPONSE)
-        )
-        server = subprocess.Popen([nginx, "-c", str(conf), "-p", tmp, "-g", "daemon off;"])
+        server, port, status_port = start_nginx(nginx, tmp)
         rows: list[dict[str, Any]] = []
         try:
-            for _ in range(100):
-                try:
-                    accepts(status_port)
-                    break
-                except OSError:
-                    time.sleep(0.05)
             base = f"https://127.0.0.1:{port}"
             for round_no in range(args.runs):
                 for c in args.concurrency:

@@ -128,30 +128,13 @@ def main() -> None:
         child(mode, int(c), int(n), base, ca)
         return
     sys.path.insert(0, str(HERE))
-    import trustme
-    from run import NGINX_CONF, SEND_RESPONSE, accepts, ensure_nginx, free_port
+    from run import ensure_nginx, start_nginx
 
     nginx = ensure_nginx()
     rows: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory(prefix="eightxeight-otel-bench-") as tmp:
-        authority = trustme.CA()
-        cert = authority.issue_cert("127.0.0.1")
-        cert.private_key_pem.write_to_path(f"{tmp}/server.key")
-        cert.cert_chain_pems[0].write_to_path(f"{tmp}/server.pem")
-        authority.cert_pem.write_to_path(f"{tmp}/ca.pem")
-        port, status_port = free_port(), free_port()
-        conf = Path(tmp, "nginx.conf")
-        conf.write_text(
-            NGINX_CONF.format(dir=tmp, port=port, status_port=status_port, body=SEND_RESPONSE)
-        )
-        server = subprocess.Popen([nginx, "-c", str(conf), "-p", tmp, "-g", "daemon off;"])
+        server, port, _status_port = start_nginx(nginx, tmp)
         try:
-            for _ in range(100):
-                try:
-                    accepts(status_port)
-                    break
-                except OSError:
-                    time.sleep(0.05)
             base = f"https://127.0.0.1:{port}"
             for round_no in range(args.runs):
                 for mode in MODES:
